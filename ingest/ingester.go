@@ -1,0 +1,408 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"tape"
+)
+
+// Defaults for Config.
+const (
+	DefaultRawTopic    = "feeds.raw"
+	DefaultQuotesTopic = "quotes"
+	DefaultLatestTopic = "quotes.latest"
+	DefaultDLQTopic    = "feeds.dlq"
+	DefaultGroup       = "tape-ingest"
+	DefaultBatchSize   = 1000
+	DefaultMaxWait     = 500 * time.Millisecond
+	DefaultMaxFuture   = 5 * time.Minute
+)
+
+// Headers on raw and dead-letter messages.
+const (
+	HeaderFormat    = "format"
+	HeaderReason    = "reason"
+	HeaderError     = "error"
+	HeaderTopic     = "origin-topic"
+	HeaderPartition = "origin-partition"
+	HeaderOffset    = "origin-offset"
+	HeaderIndex     = "origin-index"
+)
+
+// Config configures an Ingester. Zero fields take the defaults.
+type Config struct {
+	Brokers     []string
+	RawTopic    string
+	QuotesTopic string
+	LatestTopic string
+	DLQTopic    string
+	Group       string
+	BatchSize   int
+	MaxWait     time.Duration
+	// MaxFuture rejects events stamped further ahead of this machine's clock.
+	MaxFuture time.Duration
+	// MaxAge, if set, rejects events older than this; replays of recorded
+	// sessions are historical, so by default any age is accepted.
+	MaxAge time.Duration
+	// Seed returns the last quote of every symbol (from quotes.latest), so
+	// that day volume and statistics continue across restarts.
+	Seed   func(ctx context.Context) ([]tape.Quote, error)
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	str := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	str(&c.RawTopic, DefaultRawTopic)
+	str(&c.QuotesTopic, DefaultQuotesTopic)
+	str(&c.LatestTopic, DefaultLatestTopic)
+	str(&c.DLQTopic, DefaultDLQTopic)
+	str(&c.Group, DefaultGroup)
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.MaxFuture == 0 {
+		c.MaxFuture = DefaultMaxFuture
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("ingest: no brokers")
+	case c.BatchSize < 0, c.MaxFuture < 0, c.MaxAge < 0:
+		return errors.New("ingest: limits must not be negative")
+	}
+	return nil
+}
+
+// Ingester consumes raw feed messages in the consumer group, normalises
+// them, produces events to the quotes topic and last values to the latest
+// topic, and dead-letters what it cannot accept. It commits a raw offset
+// only after everything produced from it is acknowledged by all in-sync
+// replicas, so a crash repeats work and never loses it; repeats carry the
+// same origin ids and are dropped downstream.
+//
+// Run is not safe to call concurrently; Stats and WriteMetrics are.
+type Ingester struct {
+	cfg Config
+
+	// state is the last quote per symbol as this ingester has built it,
+	// used to stamp day volume and statistics on trades. Only Run's
+	// goroutine touches it.
+	state map[tape.Symbol]*tape.Quote
+
+	raw, events, batches, retries atomic.Int64
+	mu                            sync.Mutex // guards rejected
+	rejected                      map[string]int64
+}
+
+// New returns an ingester for cfg.
+func New(cfg Config) (*Ingester, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Ingester{
+		cfg:      cfg.withDefaults(),
+		state:    make(map[tape.Symbol]*tape.Quote),
+		rejected: make(map[string]int64),
+	}, nil
+}
+
+// Run ingests until ctx ends. It returns nil on cancellation.
+func (in *Ingester) Run(ctx context.Context) error {
+	cfg := in.cfg
+	if cfg.Seed != nil {
+		quotes, err := cfg.Seed(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("ingest: load last values: %w", err)
+		}
+		for _, q := range quotes {
+			in.state[q.Symbol] = &q
+		}
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           cfg.Brokers,
+		GroupID:           cfg.Group,
+		Topic:             cfg.RawTopic,
+		MinBytes:          1,
+		MaxBytes:          16 << 20,
+		MaxWait:           cfg.MaxWait,
+		StartOffset:       kafka.FirstOffset, // a new group reads everything: nothing lost
+		CommitInterval:    0,                 // CommitMessages commits synchronously, after produce
+		HeartbeatInterval: 3 * time.Second,
+		SessionTimeout:    30 * time.Second,
+		RebalanceTimeout:  30 * time.Second,
+		ReadBackoffMin:    50 * time.Millisecond,
+		ReadBackoffMax:    time.Second,
+		QueueCapacity:     cfg.BatchSize,
+	})
+	defer r.Close()
+	w := &kafka.Writer{
+		Addr: kafka.TCP(cfg.Brokers...),
+		// CRC32 is librdkafka's (and kcat's) partitioner, so a symbol lands
+		// on the same partition whoever produces it.
+		Balancer:     &kafka.CRC32Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond,
+		BatchSize:    cfg.BatchSize,
+		BatchBytes:   16 << 20,
+		MaxAttempts:  5,
+		// Its own transport: the shared default caches topic metadata.
+		Transport: &kafka.Transport{},
+	}
+	defer w.Close()
+
+	msgs := make(chan kafka.Message, cfg.BatchSize)
+	fetchErr := make(chan error, 1)
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := r.FetchMessage(fctx)
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			msgs <- m
+		}
+	}()
+
+	batch := make([]kafka.Message, 0, cfg.BatchSize)
+	for {
+		m, ok := <-msgs
+		if !ok {
+			if err := <-fetchErr; ctx.Err() == nil {
+				return fmt.Errorf("ingest: fetch: %w", err)
+			}
+			return nil
+		}
+		batch = append(batch[:0], m)
+	fill:
+		for len(batch) < cfg.BatchSize {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		out := in.process(batch)
+		if err := in.produce(ctx, w, out); err != nil {
+			return nil // cancelled: the batch is not committed and will be repeated
+		}
+		if err := r.CommitMessages(ctx, batch...); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// The next commit covers these offsets; a crash before it repeats them.
+			cfg.Logger.Warn("ingest: commit", "err", err)
+		}
+		in.batches.Add(1)
+	}
+}
+
+// produce writes out, retrying until it is acknowledged or ctx ends.
+func (in *Ingester) produce(ctx context.Context, w *kafka.Writer, out []kafka.Message) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := w.WriteMessages(ctx, out...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		in.retries.Add(1)
+		in.cfg.Logger.Warn("ingest: produce failed, retrying", "messages", len(out), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// process normalises a batch of raw messages into the messages to produce.
+func (in *Ingester) process(batch []kafka.Message) []kafka.Message {
+	cfg := in.cfg
+	now := time.Now()
+	var out []kafka.Message
+	latest := make(map[tape.Symbol]*tape.Quote)
+	var events []tape.Event
+	for _, m := range batch {
+		in.raw.Add(1)
+		name := header(m, HeaderFormat)
+		if name == "" {
+			name = Sniff(m.Value)
+		}
+		f, ok := Lookup(name)
+		if !ok {
+			out = append(out, in.deadLetter(m, name, Reject{Index: -1, Err: tape.Errorf(tape.ECodeFormat, "unknown format %.32q", name)}))
+			continue
+		}
+		var rejects []Reject
+		events, rejects = f.Normalize(events[:0], m.Value)
+		for _, rj := range rejects {
+			out = append(out, in.deadLetter(m, name, rj))
+		}
+		for i := range events {
+			ev := &events[i]
+			if err := in.checkTime(ev.Time, now); err != nil {
+				out = append(out, in.deadLetter(m, name, Reject{Index: i, Err: err}))
+				continue
+			}
+			ev.Origin = string(tape.AppendOrigin(nil, m.Topic, m.Partition, m.Offset, i))
+			q := in.apply(ev)
+			latest[ev.Symbol] = q
+			in.events.Add(1)
+			out = append(out, kafka.Message{Topic: cfg.QuotesTopic, Key: []byte(ev.Symbol), Value: ev.AppendJSON(nil)})
+		}
+	}
+	syms := make([]tape.Symbol, 0, len(latest))
+	for s := range latest {
+		syms = append(syms, s)
+	}
+	slices.Sort(syms)
+	for _, s := range syms {
+		out = append(out, kafka.Message{Topic: cfg.LatestTopic, Key: []byte(s), Value: latest[s].AppendJSON(nil)})
+	}
+	return out
+}
+
+// apply folds ev into the ingester's state and stamps trades with the day
+// volume and statistics. An event the state already holds (a repeat after a
+// crash) is stamped but not counted again.
+func (in *Ingester) apply(ev *tape.Event) *tape.Quote {
+	q := in.state[ev.Symbol]
+	if q == nil {
+		q = &tape.Quote{Symbol: ev.Symbol}
+		in.state[ev.Symbol] = q
+	}
+	repeat := false
+	if topic, pos, ok := tape.ParseOrigin(ev.Origin); ok {
+		if lt, last, ok := tape.ParseOrigin(q.Origin); ok && lt == topic && last.Partition == pos.Partition && !last.Before(pos) {
+			repeat = true
+		}
+	}
+	if !repeat {
+		q.Apply(ev)
+	}
+	if ev.Kind&tape.KindTrade != 0 {
+		ev.Volume, ev.Open, ev.High, ev.Low = q.Volume, q.Open, q.High, q.Low
+	}
+	return q
+}
+
+func (in *Ingester) checkTime(t, now time.Time) error {
+	if t.After(now.Add(in.cfg.MaxFuture)) {
+		return tape.Errorf(tape.ECodeTime, "timestamp more than %s in the future", in.cfg.MaxFuture)
+	}
+	if in.cfg.MaxAge > 0 && t.Before(now.Add(-in.cfg.MaxAge)) {
+		return tape.Errorf(tape.ECodeTime, "timestamp older than %s", in.cfg.MaxAge)
+	}
+	if t.Year() < 1970 {
+		return tape.Errorf(tape.ECodeTime, "timestamp before 1970")
+	}
+	return nil
+}
+
+// deadLetter builds the dead-letter message for one rejected part of m: the
+// raw message as it came, with the reason and origin in headers.
+func (in *Ingester) deadLetter(m kafka.Message, format string, rj Reject) kafka.Message {
+	code := tape.ErrorCode(rj.Err)
+	in.mu.Lock()
+	in.rejected[code]++
+	in.mu.Unlock()
+	if len(format) > 32 {
+		format = format[:32]
+	}
+	return kafka.Message{
+		Topic: in.cfg.DLQTopic,
+		Key:   m.Key,
+		Value: m.Value,
+		Headers: []kafka.Header{
+			{Key: HeaderReason, Value: []byte(code)},
+			{Key: HeaderError, Value: []byte(tape.ErrorMessage(rj.Err))},
+			{Key: HeaderFormat, Value: []byte(format)},
+			{Key: HeaderTopic, Value: []byte(m.Topic)},
+			{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+			{Key: HeaderOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
+			{Key: HeaderIndex, Value: strconv.AppendInt(nil, int64(rj.Index), 10)},
+		},
+	}
+}
+
+func header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// Stats is a snapshot of an ingester's counters.
+type Stats struct {
+	Raw, Events, Batches, Retries int64
+	Rejected                      map[string]int64 // by reason code
+}
+
+// Stats returns the ingester's counters.
+func (in *Ingester) Stats() Stats {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return Stats{
+		Raw: in.raw.Load(), Events: in.events.Load(), Batches: in.batches.Load(), Retries: in.retries.Load(),
+		Rejected: maps.Clone(in.rejected),
+	}
+}
+
+// WriteMetrics writes the ingester's counters in the Prometheus text format.
+func (in *Ingester) WriteMetrics(w io.Writer) {
+	s := in.Stats()
+	fmt.Fprintf(w, "# HELP tape_ingest_raw_total Raw feed messages consumed.\n# TYPE tape_ingest_raw_total counter\ntape_ingest_raw_total %d\n", s.Raw)
+	fmt.Fprintf(w, "# HELP tape_ingest_events_total Normalised events produced.\n# TYPE tape_ingest_events_total counter\ntape_ingest_events_total %d\n", s.Events)
+	fmt.Fprintf(w, "# HELP tape_ingest_produce_retries_total Produce attempts that failed and were retried.\n# TYPE tape_ingest_produce_retries_total counter\ntape_ingest_produce_retries_total %d\n", s.Retries)
+	fmt.Fprintf(w, "# HELP tape_ingest_rejected_total Inputs sent to the dead-letter topic, by reason.\n# TYPE tape_ingest_rejected_total counter\n")
+	reasons := make([]string, 0, len(s.Rejected))
+	for r := range s.Rejected {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		fmt.Fprintf(w, "tape_ingest_rejected_total{reason=%q} %d\n", r, s.Rejected[r])
+	}
+}
