@@ -1,0 +1,357 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"tape"
+)
+
+// Defaults for KafkaConfig.
+const (
+	DefaultTopic       = "quotes"
+	DefaultLatestTopic = "quotes.latest"
+	// DefaultMaxWait is the fetch long-poll. Shorter waits turn idle polls
+	// into read timeouts that back off for 100 ms; longer ones slow Close.
+	DefaultMaxWait = 500 * time.Millisecond
+)
+
+// KafkaConfig says where a node reads quotes from.
+type KafkaConfig struct {
+	Brokers     []string
+	Topic       string
+	LatestTopic string
+	// Group is the node's own consumer group, "tape-web-<node id>". Every
+	// node needs its own: members of one group split the partitions.
+	Group   string
+	MaxWait time.Duration
+	Logger  *slog.Logger
+}
+
+func (c KafkaConfig) withDefaults() KafkaConfig {
+	if c.Topic == "" {
+		c.Topic = DefaultTopic
+	}
+	if c.LatestTopic == "" {
+		c.LatestTopic = DefaultLatestTopic
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c KafkaConfig) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("stream: no brokers")
+	case c.Group == "":
+		return errors.New("stream: no consumer group")
+	}
+	return nil
+}
+
+// Consume fills the hub from Kafka until ctx ends: it seeds last values
+// from the compacted latest topic, reads the quotes topic from HistoryAge
+// ago so that resumes have history, and then follows it live as the only
+// member of its consumer group. Offsets are committed to the group for lag
+// monitoring only: a node's state lives in memory, so on start it always
+// rebuilds from the topics rather than from a committed offset.
+func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	log := cfg.Logger
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+
+	parts, clusterID, err := waitTopic(ctx, client, cfg.Topic, log)
+	if err != nil {
+		return err
+	}
+	latest, err := LoadLatest(ctx, cfg.Brokers, cfg.LatestTopic, cfg.MaxWait)
+	if err != nil {
+		return err
+	}
+	for _, q := range latest {
+		h.Seed(q)
+	}
+	var starts, ends []int64
+	err = retry(ctx, log, func() (err error) {
+		starts, ends, err = historyOffsets(ctx, client, cfg.Topic, parts, time.Now().Add(-h.cfg.HistoryAge))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := h.Init(Fingerprint(clusterID, cfg.Topic), starts, ends); err != nil {
+		return err
+	}
+	log.Info("stream: loaded", "symbols", len(latest), "partitions", parts, "from", starts, "to", ends)
+
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                cfg.Group,
+		Brokers:           cfg.Brokers,
+		Topics:            []string{cfg.Topic},
+		HeartbeatInterval: 3 * time.Second,
+		SessionTimeout:    30 * time.Second,
+		RebalanceTimeout:  30 * time.Second,
+		JoinGroupBackoff:  time.Second,
+		StartOffset:       kafka.LastOffset, // unused: the node picks its own offsets
+		Timeout:           10 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("stream: join group %s: %w", cfg.Group, err)
+	}
+	defer group.Close()
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			log.Warn("stream: consumer group", "group", cfg.Group, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		assigned := gen.Assignments[cfg.Topic]
+		if len(assigned) < parts {
+			log.Warn("stream: consumer group shared with another node: this node sees only part of the quotes",
+				"group", cfg.Group, "assigned", len(assigned), "partitions", parts)
+		}
+		for _, pa := range assigned {
+			gen.Start(func(ctx context.Context) { h.follow(ctx, cfg, pa.ID, gen) })
+		}
+	}
+}
+
+// follow applies partition p from the hub's offset until ctx ends.
+func (h *Hub) follow(ctx context.Context, cfg KafkaConfig, p int, gen *kafka.Generation) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Brokers,
+		Topic:          cfg.Topic,
+		Partition:      p,
+		MinBytes:       1,
+		MaxBytes:       8 << 20,
+		MaxWait:        cfg.MaxWait,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+	})
+	defer r.Close()
+	if off := h.Offset(p); off >= 0 {
+		if err := r.SetOffset(off); err != nil {
+			cfg.Logger.Error("stream: seek", "partition", p, "err", err)
+			return
+		}
+	}
+	lastCommit := time.Now()
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				cfg.Logger.Warn("stream: read", "partition", p, "err", err)
+			}
+			return
+		}
+		h.Apply(p, m.Offset, m.Value, m.HighWaterMark)
+		if now := time.Now(); now.Sub(lastCommit) >= time.Second {
+			lastCommit = now
+			if err := gen.CommitOffsets(map[string]map[int]int64{cfg.Topic: {p: m.Offset + 1}}); err != nil {
+				cfg.Logger.Debug("stream: commit", "partition", p, "err", err)
+			}
+		}
+	}
+}
+
+// waitTopic waits until topic exists and returns its partition count and
+// the cluster id. A node may start before `tape topics` has run.
+func waitTopic(ctx context.Context, client *kafka.Client, topic string, log *slog.Logger) (int, string, error) {
+	for attempt := 0; ; attempt++ {
+		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) > 0 {
+			return len(meta.Topics[0].Partitions), meta.ClusterID, nil
+		}
+		if err == nil && len(meta.Topics) == 1 {
+			err = meta.Topics[0].Error
+		}
+		if attempt%10 == 0 {
+			log.Warn("stream: waiting for topic", "topic", topic, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, "", ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// retryFor is how long start-up requests are retried: a topic created a
+// moment ago may have no partition leader yet.
+const retryFor = 30 * time.Second
+
+// retry calls fn until it succeeds, ctx ends or retryFor passes.
+func retry(ctx context.Context, log *slog.Logger, fn func() error) error {
+	deadline := time.Now().Add(retryFor)
+	for {
+		err := fn()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		log.Debug("stream: retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// historyOffsets returns, per partition, the first offset at or after
+// since (or the log end when nothing is that new) and the log end.
+func historyOffsets(ctx context.Context, client *kafka.Client, topic string, parts int, since time.Time) (starts, ends []int64, err error) {
+	ask := func(f func(int) kafka.OffsetRequest) ([]kafka.PartitionOffsets, error) {
+		reqs := make([]kafka.OffsetRequest, parts)
+		for p := range reqs {
+			reqs[p] = f(p)
+		}
+		res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+		if err != nil {
+			return nil, fmt.Errorf("stream: list offsets of %s: %w", topic, err)
+		}
+		out := res.Topics[topic]
+		if len(out) != parts {
+			return nil, fmt.Errorf("stream: list offsets of %s: %d of %d partitions", topic, len(out), parts)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
+		for _, po := range out {
+			if po.Error != nil {
+				return nil, fmt.Errorf("stream: list offsets of %s/%d: %w", topic, po.Partition, po.Error)
+			}
+		}
+		return out, nil
+	}
+	last, err := ask(kafka.LastOffsetOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	byTime, err := ask(func(p int) kafka.OffsetRequest { return kafka.TimeOffsetOf(p, since) })
+	if err != nil {
+		return nil, nil, err
+	}
+	starts, ends = make([]int64, parts), make([]int64, parts)
+	for p := range parts {
+		ends[p] = last[p].LastOffset
+		starts[p] = ends[p]
+		for off := range byTime[p].Offsets {
+			if off >= 0 && off < starts[p] {
+				starts[p] = off
+			}
+		}
+	}
+	return starts, ends, nil
+}
+
+// LoadLatest reads the whole compacted topic of last values (key = symbol)
+// and returns the newest quote of every symbol. Records that do not parse
+// are skipped.
+func LoadLatest(ctx context.Context, brokers []string, topic string, maxWait time.Duration) ([]tape.Quote, error) {
+	if maxWait == 0 {
+		maxWait = DefaultMaxWait
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	parts, _, err := waitTopic(ctx, client, topic, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	var ends []int64
+	err = retry(ctx, slog.New(slog.DiscardHandler), func() (err error) {
+		_, ends, err = historyOffsets(ctx, client, topic, parts, time.Now().Add(time.Hour))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var (
+		mu     sync.Mutex
+		quotes = map[tape.Symbol]tape.Quote{}
+		wg     sync.WaitGroup
+		errs   = make([]error, parts)
+	)
+	for p := range parts {
+		if ends[p] == 0 {
+			continue
+		}
+		wg.Go(func() {
+			errs[p] = readAll(ctx, brokers, topic, p, ends[p], maxWait, func(v []byte) {
+				q, err := tape.ParseQuote(v)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				if old, ok := quotes[q.Symbol]; !ok || !q.Time.Before(old.Time) {
+					quotes[q.Symbol] = q
+				}
+				mu.Unlock()
+			})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := make([]tape.Quote, 0, len(quotes))
+	for _, q := range quotes {
+		out = append(out, q)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Symbol < out[j].Symbol })
+	return out, nil
+}
+
+// readAll calls fn with every record of partition p below end.
+func readAll(ctx context.Context, brokers []string, topic string, p int, end int64, maxWait time.Duration, fn func([]byte)) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, Partition: p,
+		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: maxWait,
+	})
+	defer r.Close()
+	if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		return err
+	}
+	for idle := 0; r.Offset() < end || r.Offset() < 0; {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		m, err := r.ReadMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// Compaction can leave the last offsets empty; stop when reads
+			// keep finding nothing.
+			if idle++; idle >= 3 {
+				return nil
+			}
+			continue
+		}
+		idle = 0
+		fn(m.Value)
+		if m.Offset+1 >= end {
+			return nil
+		}
+	}
+	return nil
+}

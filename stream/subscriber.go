@@ -1,0 +1,162 @@
+package stream
+
+import (
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"tape"
+)
+
+// Subscriber is one open stream. The hub queues encoded events into it
+// without ever blocking; the connection's writer waits on Wake and calls
+// WriteTo, which writes every waiting event in one go. Safe for concurrent
+// use by the hub and one writer.
+type Subscriber struct {
+	hub     *Hub
+	symbols []tape.Symbol
+	// floor is the token this stream resumed from, until this node's
+	// offsets pass it. Guarded by hub.mu.
+	floor []int64
+
+	mu sync.Mutex // guards the fields below
+	// queue holds events in order, at most Config.SubscriberBuffer.
+	queue []*frame
+	spare []*frame
+	// pending holds the latest event per symbol once queue is full
+	// (conflation); it drains after queue, in event order.
+	pending   map[tape.Symbol]*frame
+	lastDrain time.Time
+	err       error
+	wake      chan struct{}
+}
+
+func newSubscriber(h *Hub, symbols []tape.Symbol) *Subscriber {
+	return &Subscriber{
+		hub:       h,
+		symbols:   slices.Clone(symbols),
+		lastDrain: time.Now(),
+		wake:      make(chan struct{}, 1),
+	}
+}
+
+// wants returns a membership test for the subscriber's symbols.
+func (s *Subscriber) wants() func(tape.Symbol) bool {
+	if len(s.symbols) <= 8 {
+		return func(sym tape.Symbol) bool { return slices.Contains(s.symbols, sym) }
+	}
+	set := make(map[tape.Symbol]struct{}, len(s.symbols))
+	for _, sym := range s.symbols {
+		set[sym] = struct{}{}
+	}
+	return func(sym tape.Symbol) bool { _, ok := set[sym]; return ok }
+}
+
+// push queues f and reports whether an older event was conflated away. A
+// subscriber that has not drained for StallTimeout while conflating is
+// failed with ErrSlow.
+func (s *Subscriber) push(f *frame, now time.Time, cfg Config) (conflated bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return false
+	}
+	if len(s.queue) < cfg.SubscriberBuffer && len(s.pending) == 0 {
+		s.queue = append(s.queue, f)
+	} else {
+		if now.Sub(s.lastDrain) > cfg.StallTimeout {
+			s.failLocked(ErrSlow)
+			s.hub.stats.Slow.Add(1)
+			return false
+		}
+		if s.pending == nil {
+			s.pending = make(map[tape.Symbol]*frame)
+		}
+		_, conflated = s.pending[f.symbol]
+		s.pending[f.symbol] = f
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return conflated
+}
+
+// Wake is signalled when events are waiting or the stream has ended.
+func (s *Subscriber) Wake() <-chan struct{} { return s.wake }
+
+// Symbols returns the symbols of the stream.
+func (s *Subscriber) Symbols() []tape.Symbol { return s.symbols }
+
+// WriteTo writes every waiting event to w. Once the stream has ended it
+// returns the reason (ErrSlow, ErrClosed) after writing what was waiting.
+func (s *Subscriber) WriteTo(w io.Writer) (int64, error) {
+	s.mu.Lock()
+	batch := s.queue
+	s.queue = s.spare[:0]
+	var late []*frame
+	if len(s.pending) > 0 {
+		late = make([]*frame, 0, len(s.pending))
+		for _, f := range s.pending {
+			late = append(late, f)
+		}
+		clear(s.pending)
+	}
+	s.lastDrain = time.Now()
+	err := s.err
+	s.mu.Unlock()
+
+	slices.SortFunc(late, func(a, b *frame) int { return int(a.seq - b.seq) })
+	var n int64
+	var werr error
+	for _, list := range [][]*frame{batch, late} {
+		for _, f := range list {
+			if werr != nil {
+				break
+			}
+			k, e := w.Write(f.wire)
+			n += int64(k)
+			werr = e
+		}
+	}
+	clear(batch)
+	s.mu.Lock()
+	if cap(batch) <= 4*s.hub.cfg.SubscriberBuffer {
+		s.spare = batch[:0]
+	}
+	s.mu.Unlock()
+	if werr != nil {
+		return n, werr
+	}
+	return n, err
+}
+
+// Err returns why the stream ended, or nil while it is open.
+func (s *Subscriber) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *Subscriber) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLocked(err)
+}
+
+func (s *Subscriber) failLocked(err error) {
+	if s.err == nil {
+		s.err = err
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Close ends the stream and releases it from the hub. Safe to call twice.
+func (s *Subscriber) Close() {
+	s.fail(ErrClosed)
+	s.hub.unsubscribe(s)
+}
