@@ -1,0 +1,13 @@
+// Package feed is tape's synthetic market: a deterministic generator of
+// quotes and trades for a set of symbols, and encoders that write each event
+// as one raw message in a vendor's format (Polygon, Alpaca, Finnhub, FIX,
+// CSV or tape's own JSON), as a real feed adapter would send it.
+//
+// The same Config always yields the same events, so a seed names a market:
+// the recordings in testdata/feeds and a live "tape feed" with the same
+// seed, symbols and rate show the same prices (Start only moves the clock). Prices are exact multiples of each symbol's tick;
+// floats drive the random walk but every emitted price is integer ticks.
+//
+// A Generator and an Encoder each belong to one goroutine; Encode and
+// Formats are safe for concurrent use.
+package feed
