@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"tape"
+	"tape/feed"
+	"tape/ingest"
+	"tape/replay"
+)
+
+// demoFeed is the bundled recording the demo replays.
+const demoFeed = "testdata/feeds/session.polygon.jsonl.gz"
+
+func runDemo(ctx context.Context, args []string, env environ) error {
+	fs := flagSet("demo", "Run everything in one process on an embedded Kafka-protocol broker: topics, an ingester, a web node and a looping replay of the bundled feed. No Java, no Docker, no network.", env)
+	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:19092", "where the embedded broker listens, for more tape processes, kcat or any Kafka client")
+	speed := speedValue{1}
+	fs.Var(&speed, "speed", "replay pace of the bundled feed (1 is real time)")
+	partitions := fs.Int("partitions", 3, "partitions of each topic")
+	var node nodeConfig
+	node.register(fs)
+	if err := parse(fs, args, env); err != nil {
+		return err
+	}
+	log, err := newLogger(env.stderr, node.logLevel)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *kafkaAddr)
+	if err != nil {
+		return fmt.Errorf("embedded broker: %w", err)
+	}
+	cluster, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.ClusterID("tape-demo"),
+		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
+	)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("embedded broker: %w", err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	fmt.Fprintf(env.stdout, "tape demo: embedded Kafka broker on %s (join with: tape serve --brokers %s --addr :8081)\n", brokers[0], brokers[0])
+	if env.ready != nil {
+		env.ready("kafka", brokers[0])
+	}
+
+	names := topicNames{ingest.DefaultRawTopic, ingest.DefaultQuotesTopic, ingest.DefaultLatestTopic, ingest.DefaultDLQTopic}
+	if err := ensureTopics(ctx, brokers, topicsConfig{names: names, partitions: *partitions, rawPartitions: *partitions, replication: 1}, io.Discard); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Go(func() {
+		c := ingestConfig{brokers: strings.Join(brokers, ","), names: names, group: ingest.DefaultGroup, maxFuture: ingest.DefaultMaxFuture}
+		errs <- runIngester(ctx, c, environ{stdout: io.Discard, stderr: env.stderr, getenv: env.getenv}, log.With("part", "ingest"))
+	})
+	node.brokers, node.names = strings.Join(brokers, ","), names
+	nodeEnv := env
+	nodeEnv.ready = func(name, addr string) {
+		fmt.Fprintf(env.stdout, "tape demo: dashboard at http://%s/\n", browsable(addr))
+		if env.ready != nil {
+			env.ready(name, addr)
+		}
+	}
+	wg.Go(func() { errs <- serveNode(ctx, node, nodeEnv, log.With("part", "web")) })
+	wg.Go(func() {
+		_, err := replay.Run(ctx, replay.Config{
+			Brokers: brokers, Topic: names.raw, Speed: speed.v, Loop: true,
+			FS: tape.Feeds, Stamp: stampOf, Rewrite: rewriteTime, Logger: log,
+		}, demoFeed)
+		errs <- err
+	})
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+	}
+	cancel()
+	wg.Wait()
+	if first != nil && !errors.Is(first, context.Canceled) {
+		return first
+	}
+	return nil
+}
+
+// rewriteTime moves a one-event message's timestamp by shift, re-encoding
+// it in its own format, so that a recorded session reads as live.
+func rewriteTime(format string, msg []byte, shift time.Duration) ([]byte, error) {
+	f, ok := ingest.Lookup(format)
+	if !ok {
+		return nil, fmt.Errorf("unknown format %q", format)
+	}
+	evs, rejects := f.Normalize(nil, msg)
+	if len(evs) != 1 || len(rejects) != 0 {
+		return nil, errors.New("not a single event")
+	}
+	evs[0].Time = evs[0].Time.Add(shift)
+	return feed.Encode(format, nil, evs[0])
+}
+
+// browsable turns a listen address such as "[::]:8080" into one a browser
+// can open.
+func browsable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

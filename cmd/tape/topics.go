@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"tape/ingest"
+)
+
+// topicNames are the four topics of the contract; every command that
+// touches Kafka takes the same flags for them.
+type topicNames struct {
+	raw, quotes, latest, dlq string
+}
+
+func (t *topicNames) register(fs *flag.FlagSet) {
+	fs.StringVar(&t.raw, "topic-raw", ingest.DefaultRawTopic, "topic of raw vendor messages")
+	fs.StringVar(&t.quotes, "topic-quotes", ingest.DefaultQuotesTopic, "topic of normalised quotes (key = symbol)")
+	fs.StringVar(&t.latest, "topic-latest", ingest.DefaultLatestTopic, "compacted topic of last values (key = symbol)")
+	fs.StringVar(&t.dlq, "topic-dlq", ingest.DefaultDLQTopic, "dead-letter topic for rejected input")
+}
+
+type topicsConfig struct {
+	names         topicNames
+	partitions    int
+	rawPartitions int
+	replication   int
+}
+
+func runTopics(ctx context.Context, args []string, env environ) error {
+	fs := flagSet("topics", "Create the topics tape uses, or check that they exist with the right settings. Safe to run again.", env)
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
+	var tc topicsConfig
+	tc.names.register(fs)
+	fs.IntVar(&tc.partitions, "partitions", 6, "partitions of quotes, quotes.latest and feeds.dlq")
+	fs.IntVar(&tc.rawPartitions, "raw-partitions", 6, "partitions of feeds.raw (the most ingesters that can share the work)")
+	fs.IntVar(&tc.replication, "replication", 1, "replication factor of new topics")
+	if err := parse(fs, args, env); err != nil {
+		return err
+	}
+	bl, err := brokerList(*brokers)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	return ensureTopics(ctx, bl, tc, env.stdout)
+}
+
+// ensureTopics creates missing topics and checks existing ones: partition
+// counts are reported, a latest topic that is not compacted is an error.
+func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io.Writer) error {
+	if tc.partitions < 1 || tc.rawPartitions < 1 || tc.replication < 1 {
+		return errors.New("topics: partitions and replication must be at least 1")
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second, Transport: &kafka.Transport{}}
+	compact := []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+	want := []kafka.TopicConfig{
+		{Topic: tc.names.raw, NumPartitions: tc.rawPartitions, ReplicationFactor: tc.replication},
+		{Topic: tc.names.quotes, NumPartitions: tc.partitions, ReplicationFactor: tc.replication},
+		{Topic: tc.names.latest, NumPartitions: tc.partitions, ReplicationFactor: tc.replication, ConfigEntries: compact},
+		{Topic: tc.names.dlq, NumPartitions: tc.partitions, ReplicationFactor: tc.replication},
+	}
+	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: want})
+	if err != nil {
+		return fmt.Errorf("topics: create: %w", err)
+	}
+	var created []string
+	for _, t := range want {
+		switch err := res.Errors[t.Topic]; {
+		case err == nil:
+			created = append(created, t.Topic)
+		case errors.Is(err, kafka.TopicAlreadyExists):
+		default:
+			return fmt.Errorf("topics: create %s: %w", t.Topic, err)
+		}
+	}
+	names := make([]string, len(want))
+	for i, t := range want {
+		names[i] = t.Topic
+	}
+	// A topic just created may take a moment to show in metadata.
+	var meta *kafka.MetadataResponse
+	for attempt := 0; ; attempt++ {
+		meta, err = client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+		if err == nil && allKnown(meta) {
+			break
+		}
+		if attempt == 50 || ctx.Err() != nil {
+			return fmt.Errorf("topics: metadata: %v", errors.Join(err, ctx.Err(), errors.New("topics not visible")))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	parts := map[string]int{}
+	for _, t := range meta.Topics {
+		parts[t.Name] = len(t.Partitions)
+	}
+	policy, err := cleanupPolicy(ctx, client, tc.names.latest)
+	if err != nil {
+		return err
+	}
+	for _, t := range want {
+		state := "exists"
+		if contains(created, t.Topic) {
+			state = "created"
+		}
+		note := ""
+		if parts[t.Topic] != t.NumPartitions {
+			note = fmt.Sprintf(" (asked for %d; partition counts are never changed here, since keys would move)", t.NumPartitions)
+		}
+		fmt.Fprintf(out, "%-8s %-16s %d partitions%s\n", state, t.Topic, parts[t.Topic], note)
+	}
+	if policy != "compact" {
+		return fmt.Errorf("topics: %s has cleanup.policy=%q; it must be compact (kafka-configs --alter --add-config cleanup.policy=compact)", tc.names.latest, policy)
+	}
+	return nil
+}
+
+func allKnown(meta *kafka.MetadataResponse) bool {
+	for _, t := range meta.Topics {
+		if t.Error != nil || len(t.Partitions) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func cleanupPolicy(ctx context.Context, client *kafka.Client, topic string) (string, error) {
+	res, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{
+		Resources: []kafka.DescribeConfigRequestResource{{
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy"},
+		}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("topics: describe %s: %w", topic, err)
+	}
+	for _, r := range res.Resources {
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "cleanup.policy" {
+				return e.ConfigValue, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
