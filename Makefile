@@ -1,0 +1,65 @@
+# tape: `make run` starts the demo, `make test` runs every test against a
+# real Kafka broker that it starts and stops itself.
+
+GO        ?= go
+BIN       := bin/tape
+# The broker for tests; TAPE_TEST_BROKERS, if set, points at an existing one.
+TEST_KAFKA_PORT ?= 29092
+FUZZTIME  ?= 5s
+
+include scripts/kafka.mk
+
+.PHONY: all build run test check generate test-deps fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tape
+
+run: build
+	./$(BIN) demo
+
+generate:
+	$(GO) tool templ generate
+
+# check fails when generated or formatted files are stale, or vet complains.
+check:
+	@$(GO) tool templ generate >/dev/null
+	@stale=$$(git status --porcelain -- '*_templ.go'); \
+	  if [ -n "$$stale" ]; then echo "templ generate changed files (commit them):"; echo "$$stale"; exit 1; fi
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# test-deps installs the third-party programs tests drive: kcat (a Kafka
+# client tape did not write) and Chromium (for page tests).
+test-deps:
+	@missing=""; \
+	  command -v kcat >/dev/null || missing="$$missing kcat"; \
+	  command -v chromium >/dev/null || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi
+
+test: check test-deps
+	@set -e; \
+	if [ -z "$$TAPE_TEST_BROKERS" ]; then \
+	  trap 'TAPE_KAFKA_PORT=$(TEST_KAFKA_PORT) $(KAFKA_SCRIPT) down' EXIT; \
+	  TAPE_KAFKA_PORT=$(TEST_KAFKA_PORT) $(KAFKA_SCRIPT) up; \
+	  export TAPE_TEST_BROKERS=127.0.0.1:$(TEST_KAFKA_PORT); \
+	fi; \
+	$(GO) test -race -count=1 -timeout 20m ./...; \
+	$(MAKE) --no-print-directory fuzz
+
+# fuzz runs every fuzz target briefly from its committed corpus.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -parallel 2 $$pkg >/tmp/tape-fuzz.log 2>&1 || { cat /tmp/tape-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
