@@ -29,6 +29,9 @@ const (
 	DefaultBatchSize   = 1000
 	DefaultMaxWait     = 500 * time.Millisecond
 	DefaultMaxFuture   = 5 * time.Minute
+	// DefaultSessionTimeout bounds how long a dead ingester's partitions
+	// wait before another takes them over.
+	DefaultSessionTimeout = 10 * time.Second
 )
 
 // Headers on raw and dead-letter messages.
@@ -57,6 +60,9 @@ type Config struct {
 	// MaxAge, if set, rejects events older than this; replays of recorded
 	// sessions are historical, so by default any age is accepted.
 	MaxAge time.Duration
+	// SessionTimeout is how long the group waits for a silent member
+	// before giving its partitions to another ingester.
+	SessionTimeout time.Duration
 	// Seed returns the last quote of every symbol (from quotes.latest), so
 	// that day volume and statistics continue across restarts.
 	Seed   func(ctx context.Context) ([]tape.Quote, error)
@@ -82,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxFuture == 0 {
 		c.MaxFuture = DefaultMaxFuture
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = DefaultSessionTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -157,8 +166,8 @@ func (in *Ingester) Run(ctx context.Context) error {
 		MaxWait:           cfg.MaxWait,
 		StartOffset:       kafka.FirstOffset, // a new group reads everything: nothing lost
 		CommitInterval:    0,                 // CommitMessages commits synchronously, after produce
-		HeartbeatInterval: 3 * time.Second,
-		SessionTimeout:    30 * time.Second,
+		HeartbeatInterval: min(3*time.Second, cfg.SessionTimeout/3),
+		SessionTimeout:    cfg.SessionTimeout,
 		RebalanceTimeout:  30 * time.Second,
 		ReadBackoffMin:    50 * time.Millisecond,
 		ReadBackoffMax:    time.Second,

@@ -20,6 +20,7 @@ type ingestConfig struct {
 	batch     int
 	maxFuture time.Duration
 	maxAge    time.Duration
+	session   time.Duration
 	addr      string
 	logLevel  string
 }
@@ -33,6 +34,7 @@ func runIngest(ctx context.Context, args []string, env environ) error {
 	fs.IntVar(&c.batch, "batch", ingest.DefaultBatchSize, "most raw messages normalised per produce and commit")
 	fs.DurationVar(&c.maxFuture, "max-future", ingest.DefaultMaxFuture, "reject events stamped further in the future")
 	fs.DurationVar(&c.maxAge, "max-age", 0, "reject events older than this (0: any age, for replays)")
+	fs.DurationVar(&c.session, "session-timeout", ingest.DefaultSessionTimeout, "how long the group waits for a silent ingester before another takes its partitions (6s to 30m on default brokers)")
 	fs.StringVar(&c.addr, "addr", "", "serve /healthz and /metrics on this address (off when empty)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args, env); err != nil {
@@ -53,7 +55,7 @@ func runIngester(ctx context.Context, c ingestConfig, env environ, log *slog.Log
 	in, err := ingest.New(ingest.Config{
 		Brokers: brokers, RawTopic: c.names.raw, QuotesTopic: c.names.quotes,
 		LatestTopic: c.names.latest, DLQTopic: c.names.dlq, Group: c.group,
-		BatchSize: c.batch, MaxFuture: c.maxFuture, MaxAge: c.maxAge,
+		BatchSize: c.batch, MaxFuture: c.maxFuture, MaxAge: c.maxAge, SessionTimeout: c.session,
 		Seed: func(ctx context.Context) ([]tape.Quote, error) {
 			return stream.LoadLatest(ctx, brokers, c.names.latest, 0)
 		},
