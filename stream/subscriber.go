@@ -29,7 +29,17 @@ type Subscriber struct {
 	pending   map[tape.Symbol]*frame
 	lastDrain time.Time
 	err       error
+	onSlow    func()
 	wake      chan struct{}
+}
+
+// OnSlow sets a function called (on its own goroutine) when the stream is
+// ended for stalling: the connection's writer may be blocked in a write
+// that only closing the connection ends.
+func (s *Subscriber) OnSlow(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onSlow = fn
 }
 
 func newSubscriber(h *Hub, symbols []tape.Symbol) *Subscriber {
@@ -68,6 +78,9 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) (conflated bool) 
 		if now.Sub(s.lastDrain) > cfg.StallTimeout {
 			s.failLocked(ErrSlow)
 			s.hub.stats.Slow.Add(1)
+			if s.onSlow != nil {
+				go s.onSlow()
+			}
 			return false
 		}
 		if s.pending == nil {

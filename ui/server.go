@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -23,6 +24,11 @@ const (
 	DefaultHeartbeat  = 15 * time.Second
 	DefaultRetry      = 2 * time.Second
 	DefaultMaxSymbols = 100
+	// DefaultMaxStreamsPerIP allows a trading floor behind one NAT address
+	// plenty of pages while stopping one client from taking a node.
+	DefaultMaxStreamsPerIP = 200
+	// DefaultDrain spreads stream closes at shutdown over this window.
+	DefaultDrain = 30 * time.Second
 	// MaxQueryBytes bounds the query string of any request.
 	MaxQueryBytes = 2048
 	// maxLastEventID bounds the Last-Event-ID header; longer ones are
@@ -63,6 +69,20 @@ type Config struct {
 	Heartbeat      time.Duration
 	Retry          time.Duration
 	MaxSymbols     int
+	// MaxStreamsPerIP bounds the streams of one client address (then 429).
+	MaxStreamsPerIP int
+	// RejectUnknown answers 400 for symbols the node has never seen.
+	RejectUnknown bool
+	// CORSOrigins lists origins allowed to read /events and /api/quotes
+	// from other sites; empty means none (CORS off).
+	CORSOrigins []string
+	// TrustedProxies are the addresses or CIDRs of load balancers whose
+	// X-Forwarded-For names the client, for per-client limits.
+	TrustedProxies []string
+	// Drain is the window over which streams are closed at shutdown, so
+	// clients do not reconnect to the other nodes all at once; zero closes
+	// them at once (a lone node, tests).
+	Drain time.Duration
 	// Metrics, if set, writes more Prometheus metrics after the server's own.
 	Metrics func(w io.Writer)
 	Logger  *slog.Logger
@@ -77,6 +97,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSymbols == 0 {
 		c.MaxSymbols = DefaultMaxSymbols
+	}
+	if c.MaxStreamsPerIP == 0 {
+		c.MaxStreamsPerIP = DefaultMaxStreamsPerIP
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -96,6 +119,10 @@ type Server struct {
 	stopOnce sync.Once
 	streams  sync.WaitGroup
 
+	ipMu    sync.Mutex // guards perIP
+	perIP   map[string]int
+	allowed map[string]bool // CORS origins
+
 	requests atomic.Int64
 	errors4  atomic.Int64
 	errors5  atomic.Int64
@@ -105,10 +132,16 @@ type Server struct {
 // New returns a server over quotes.
 func New(cfg Config, quotes Quotes) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, quotes: quotes, stop: make(chan struct{})}
+	s := &Server{cfg: cfg, quotes: quotes, stop: make(chan struct{}), perIP: map[string]int{}, allowed: map[string]bool{}}
+	for _, o := range cfg.CORSOrigins {
+		s.allowed[o] = true
+	}
 	s.app = fiber.New(fiber.Config{
-		AppName:               "tape",
-		DisableStartupMessage: true,
+		AppName:                 "tape",
+		DisableStartupMessage:   true,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             fiber.HeaderXForwardedFor,
 		// No WriteTimeout: it would cut every SSE stream.
 		ReadTimeout:    10 * time.Second,
 		IdleTimeout:    120 * time.Second,
@@ -119,8 +152,10 @@ func New(cfg Config, quotes Quotes) *Server {
 	s.app.Use(s.guard)
 	s.app.Get("/", s.dashboard)
 	s.app.Get("/s/+", s.symbolPage)
-	s.app.Get("/events", s.events)
-	s.app.Get("/api/quotes", s.apiQuotes)
+	s.app.Get("/events", s.cors, s.events)
+	s.app.Get("/api/quotes", s.cors, s.apiQuotes)
+	s.app.Options("/events", s.cors)
+	s.app.Options("/api/quotes", s.cors)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/metrics", s.metrics)
@@ -131,8 +166,23 @@ func New(cfg Config, quotes Quotes) *Server {
 // Serve serves HTTP on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown fails readiness, ends every stream with a retry hint, and stops
-// the server, waiting at most until ctx ends.
+// Drain fails readiness and refuses new streams at once, then closes the
+// open ones at random moments over the drain window, each with a jittered
+// retry hint, so that clients reconnect to other nodes spread out rather
+// than in one stampede. It returns when every stream has ended or ctx ends.
+func (s *Server) Drain(ctx context.Context) {
+	s.draining.Store(true)
+	s.stopOnce.Do(func() { close(s.stop) })
+	done := make(chan struct{})
+	go func() { s.streams.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Shutdown drains (see Drain) and stops the server, waiting at most until
+// ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.stopOnce.Do(func() { close(s.stop) })
@@ -171,6 +221,14 @@ func (s *Server) events(c *fiber.Ctx) error {
 	if s.draining.Load() {
 		return s.fail(tape.ErrUnavailable)
 	}
+	if err := s.known(syms); err != nil {
+		return err
+	}
+	ip := c.IP()
+	if !s.acquireIP(ip) {
+		return &httpError{Status: fiber.StatusTooManyRequests, Code: "too_many_streams", RetryAfter: 10,
+			Message: fmt.Sprintf("this client already has %d streams open on this node", s.cfg.MaxStreamsPerIP)}
+	}
 	lastID := c.Get("Last-Event-ID")
 	if lastID == "" {
 		lastID = c.Query("lastEventId") // for clients that cannot set headers
@@ -180,7 +238,14 @@ func (s *Server) events(c *fiber.Ctx) error {
 	}
 	sub, err := s.quotes.Subscribe(syms, strings.Clone(lastID))
 	if err != nil {
+		s.releaseIP(ip)
 		return s.fail(err)
+	}
+	if k, ok := sub.(interface{ OnSlow(func()) }); ok {
+		// A stalled client may block its writer in a write; closing the
+		// connection is what frees it.
+		conn := c.Context().Conn()
+		k.OnSlow(func() { conn.Close() })
 	}
 	c.Set("Content-Type", "text/event-stream")
 	c.Set("Cache-Control", "no-cache")
@@ -193,6 +258,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer s.streams.Done()
 		defer s.open.Add(-1)
+		defer s.releaseIP(ip)
 		defer sub.Close()
 		s.serveStream(w, sub, heartbeat, retry)
 	})
@@ -211,6 +277,8 @@ func (s *Server) serveStream(w *bufio.Writer, sub Stream, heartbeat, retry time.
 	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	stop := s.stop
+	var closeAt <-chan time.Time
 	for {
 		select {
 		case <-sub.Wake():
@@ -223,13 +291,78 @@ func (s *Server) serveStream(w *bufio.Writer, sub Stream, heartbeat, retry time.
 			if w.Flush() != nil {
 				return
 			}
-		case <-s.stop:
+		case <-stop:
+			// Keep serving until this stream's moment in the drain window.
+			stop = nil
+			closeAt = time.After(time.Duration(rand.Int64N(int64(s.cfg.Drain) + 1)))
+		case <-closeAt:
 			jitter := time.Duration(rand.Int64N(int64(max(retry, time.Second))))
 			w.Write(AppendRetry(nil, (retry + jitter).Milliseconds()))
 			w.Flush()
 			return
 		}
 	}
+}
+
+// acquireIP counts a stream against ip's limit; false when it is full.
+func (s *Server) acquireIP(ip string) bool {
+	s.ipMu.Lock()
+	defer s.ipMu.Unlock()
+	if s.perIP[ip] >= s.cfg.MaxStreamsPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) releaseIP(ip string) {
+	s.ipMu.Lock()
+	defer s.ipMu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
+// known returns a 400 naming the symbols the node has never seen, when
+// configured to reject them.
+func (s *Server) known(syms []tape.Symbol) error {
+	if !s.cfg.RejectUnknown {
+		return nil
+	}
+	have := s.quotes.Quotes(syms)
+	if len(have) == len(syms) {
+		return nil
+	}
+	found := make(map[tape.Symbol]bool, len(have))
+	for _, q := range have {
+		found[q.Symbol] = true
+	}
+	e := errorf(fiber.StatusBadRequest, "unknown_symbols", "no quotes have been seen for these symbols")
+	for _, sym := range syms {
+		if !found[sym] {
+			e.Symbols = append(e.Symbols, string(sym))
+		}
+	}
+	return e
+}
+
+// cors answers cross-origin requests from allowed origins only.
+func (s *Server) cors(c *fiber.Ctx) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin != "" && s.allowed[origin] {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+		c.Set(fiber.HeaderVary, fiber.HeaderOrigin)
+		if c.Method() == fiber.MethodOptions {
+			c.Set(fiber.HeaderAccessControlAllowMethods, "GET")
+			c.Set(fiber.HeaderAccessControlAllowHeaders, "Last-Event-ID")
+			c.Set(fiber.HeaderAccessControlMaxAge, "600")
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+	}
+	if c.Method() == fiber.MethodOptions {
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Next()
 }
 
 func (s *Server) healthz(c *fiber.Ctx) error {
@@ -252,6 +385,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 func (s *Server) apiQuotes(c *fiber.Ctx) error {
 	syms, err := s.symbols(c.Query("symbols"), false)
 	if err != nil {
+		return err
+	}
+	if err := s.known(syms); err != nil {
 		return err
 	}
 	buf := []byte(`{"quotes":[`)

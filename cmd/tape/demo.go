@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,14 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 	node.register(fs)
 	if err := parse(fs, args, env); err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["drain"] && env.getenv("TAPE_DRAIN") == "" {
+		node.drain = 0 // a lone node: there is nowhere else to spread clients to
+	}
+	if !set["reject-unknown"] && env.getenv("TAPE_REJECT_UNKNOWN") == "" {
+		node.unknown = false // the replay has not sent every symbol yet at start
 	}
 	log, err := newLogger(env.stderr, node.logLevel)
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 func node(t *testing.T, brokers string, tt testTopics, id string) string {
 	t.Helper()
 	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
-	web := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id, "--heartbeat", "1s"}, tt.flags()...)...)
+	web := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id, "--drain", "0s", "--reject-unknown=false", "--heartbeat", "1s"}, tt.flags()...)...)
 	base := "http://" + web.addrs["http"]
 	waitReady(t, base)
 	return base

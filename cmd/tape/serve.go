@@ -25,6 +25,11 @@ type nodeConfig struct {
 	nodeID    string
 	symbols   string
 	heartbeat time.Duration
+	drain     time.Duration
+	perIP     int
+	unknown   bool
+	cors      string
+	proxies   string
 	hub       stream.Config
 	logLevel  string
 }
@@ -34,6 +39,11 @@ func (c *nodeConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's id; names its consumer group tape-web-<id> (default host name and HTTP port)")
 	fs.StringVar(&c.symbols, "symbols", "", "default watchlist, comma-separated (default every known symbol)")
 	fs.DurationVar(&c.heartbeat, "heartbeat", ui.DefaultHeartbeat, "heartbeat comment interval on idle streams")
+	fs.DurationVar(&c.drain, "drain", ui.DefaultDrain, "at shutdown, close streams spread over this window so clients do not stampede other nodes")
+	fs.IntVar(&c.perIP, "max-streams-per-ip", ui.DefaultMaxStreamsPerIP, "most SSE streams of one client address (then 429)")
+	fs.BoolVar(&c.unknown, "reject-unknown", true, "answer 400 for symbols this node has never seen")
+	fs.StringVar(&c.cors, "cors-origins", "", "origins allowed to read /events and /api/quotes cross-site, comma-separated (default none)")
+	fs.StringVar(&c.proxies, "trusted-proxies", "", "load balancer addresses or CIDRs whose X-Forwarded-For names the client, comma-separated")
 	fs.DurationVar(&c.hub.HistoryAge, "history", stream.DefaultHistoryAge, "how far back a reconnecting client can resume exactly")
 	fs.IntVar(&c.hub.HistorySize, "history-size", stream.DefaultHistorySize, "most events kept for resuming")
 	fs.IntVar(&c.hub.MaxSubscribers, "max-streams", stream.DefaultMaxSubscribers, "most SSE streams on this node (then 503)")
@@ -82,12 +92,17 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		return err
 	}
 	srv := ui.New(ui.Config{
-		NodeID:         c.nodeID,
-		DefaultSymbols: watch,
-		Heartbeat:      c.heartbeat,
-		MaxSymbols:     c.hub.MaxSymbols,
-		Metrics:        func(w io.Writer) { writeHubMetrics(w, hub) },
-		Logger:         log,
+		NodeID:          c.nodeID,
+		DefaultSymbols:  watch,
+		Heartbeat:       c.heartbeat,
+		MaxSymbols:      c.hub.MaxSymbols,
+		MaxStreamsPerIP: c.perIP,
+		RejectUnknown:   c.unknown,
+		CORSOrigins:     splitList(c.cors),
+		TrustedProxies:  splitList(c.proxies),
+		Drain:           c.drain,
+		Metrics:         func(w io.Writer) { writeHubMetrics(w, hub) },
+		Logger:          log,
 	}, hubQuotes{hub})
 	log = log.With("node", c.nodeID)
 
@@ -117,7 +132,8 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		runErr = fmt.Errorf("serve: %w", err)
 		served <- nil
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	log.Info("draining", "window", c.drain)
+	sctx, scancel := context.WithTimeout(context.Background(), c.drain+5*time.Second)
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
@@ -157,6 +173,16 @@ func writeHubMetrics(w io.Writer, h *stream.Hub) {
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
 	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func parseSymbols(s string) ([]tape.Symbol, error) {

@@ -6,7 +6,13 @@
 (function () {
   const root = document.querySelector("[data-stream]");
   const status = document.getElementById("status");
-  if (!root) { setStatus("idle", "no stream"); return; }
+  if (!root) {
+    // Nothing known to stream yet (a fresh node, a symbol not yet quoted):
+    // look again shortly rather than show a page that never ticks.
+    setStatus("down", "waiting for quotes…");
+    setTimeout(() => location.reload(), 3000);
+    return;
+  }
 
   const fields = ["bid", "ask", "last", "open", "high", "low", "volume", "change", "ts"];
   const chart = document.getElementById("chart");
