@@ -214,10 +214,10 @@ func (h *Hub) Seed(q tape.Quote) {
 	defer h.mu.Unlock()
 	st := h.stateLocked(q.Symbol)
 	if !q.Time.Before(st.quote.Time) {
+		// The seed does not mark its origin as seen: the history read
+		// next replays events up to it, and they must reach the history
+		// (applying them again is harmless, volume is stamped upstream).
 		st.quote = q
-		if _, pos, ok := tape.ParseOrigin(q.Origin); ok {
-			st.seen[pos.Partition] = pos
-		}
 	}
 }
 

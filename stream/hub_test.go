@@ -397,3 +397,22 @@ func TestNotReadyUntilCaughtUp(t *testing.T) {
 		t.Fatal("not ready after reaching the log end")
 	}
 }
+
+func TestSeedDoesNotHideHistory(t *testing.T) {
+	recs := feed(10, "AAA")
+	last, _ := tape.ParseQuote(recs[9].value)
+	h, _ := stream.NewHub(stream.Config{}, sse{})
+	h.Seed(last) // quotes.latest holds the newest value...
+	h.Init(42, []int64{0, 0, 0}, []int64{0, 0, 0})
+	apply(h, recs) // ...and the history read after it replays up to it
+	a := newHub(t, stream.Config{})
+	sub, _ := a.Subscribe([]tape.Symbol{"AAA"}, "")
+	token := drain(t, sub)[0].ID // a client that saw nothing yet
+	res, err := h.Subscribe([]tape.Symbol{"AAA"}, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs := drain(t, res); len(evs) != 10 {
+		t.Fatalf("resumed %d events, want all 10 in the history", len(evs))
+	}
+}
