@@ -205,6 +205,17 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}
 	}()
 
+	// Commits run beside the loop: a batch's offsets are handed over only
+	// after its output is acknowledged, and the committer coalesces them,
+	// so the next batch is produced while the last one is committed.
+	commits := make(chan []kafka.Message, 64)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		in.commitLoop(r, commits)
+	}()
+	defer func() { close(commits); <-committed }()
+
 	batch := make([]kafka.Message, 0, cfg.BatchSize)
 	for {
 		m, ok := <-msgs
@@ -215,6 +226,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 			return nil
 		}
 		batch = append(batch[:0], m)
+		// Gather what has arrived, waiting at most batchLinger for more:
+		// bigger batches mean fewer produce round trips under load.
+		linger := time.NewTimer(batchLinger)
 	fill:
 		for len(batch) < cfg.BatchSize {
 			select {
@@ -223,22 +237,68 @@ func (in *Ingester) Run(ctx context.Context) error {
 					break fill
 				}
 				batch = append(batch, m)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
+		linger.Stop()
 		out := in.process(batch)
 		if err := in.produce(ctx, w, out); err != nil {
 			return nil // cancelled: the batch is not committed and will be repeated
 		}
-		if err := r.CommitMessages(ctx, batch...); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// The next commit covers these offsets; a crash before it repeats them.
-			cfg.Logger.Warn("ingest: commit", "err", err)
-		}
+		commits <- lastPerPartition(batch)
 		in.batches.Add(1)
+	}
+}
+
+// batchLinger is how long the loop waits to fill a batch once it has one
+// message: a little latency for far fewer round trips under load.
+const batchLinger = time.Millisecond
+
+// lastPerPartition returns the newest message of each partition in batch,
+// which is all a commit needs.
+func lastPerPartition(batch []kafka.Message) []kafka.Message {
+	var out []kafka.Message
+	for i := len(batch) - 1; i >= 0; i-- {
+		seen := false
+		for _, m := range out {
+			if m.Partition == batch[i].Partition && m.Topic == batch[i].Topic {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			out = append(out, batch[i])
+		}
+	}
+	return out
+}
+
+// commitLoop commits the offsets it is handed, coalescing whatever queued
+// up while the previous commit was in flight. It runs until commits is
+// closed; a failed commit is covered by the next one, and a crash before
+// it repeats those messages, which is safe.
+func (in *Ingester) commitLoop(r *kafka.Reader, commits <-chan []kafka.Message) {
+	ctx := context.Background()
+	for first := range commits {
+		pending := append([]kafka.Message(nil), first...)
+	more:
+		for {
+			select {
+			case next, ok := <-commits:
+				if !ok {
+					break more
+				}
+				pending = append(pending, next...)
+			default:
+				break more
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := r.CommitMessages(cctx, pending...); err != nil {
+			in.cfg.Logger.Warn("ingest: commit", "err", err)
+		}
+		cancel()
 	}
 }
 

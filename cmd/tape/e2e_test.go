@@ -226,7 +226,7 @@ func startProcess(t *testing.T, args ...string) *exec.Cmd {
 }
 
 // waitForOffsets waits until topic holds at least n messages.
-func waitForOffsets(t *testing.T, brokers, topic string, n int64, timeout time.Duration) {
+func waitForOffsets(t testing.TB, brokers, topic string, n int64, timeout time.Duration) {
 	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(strings.Split(brokers, ",")...), Transport: &kafka.Transport{}}
 	deadline := time.Now().Add(timeout)
