@@ -20,6 +20,7 @@ const (
 	DefaultStallTimeout     = 30 * time.Second
 	DefaultMaxSubscribers   = 10_000
 	DefaultMaxSymbols       = 100
+	DefaultResumeGrace      = 2 * time.Second
 )
 
 // Config tunes a Hub. Zero fields take the Default values.
@@ -37,6 +38,10 @@ type Config struct {
 	// MaxSubscribers and MaxSymbols bound streams per node and symbols per stream.
 	MaxSubscribers int
 	MaxSymbols     int
+	// ResumeGrace is how long a token ahead of this node's offsets (a
+	// client coming from a node a little further along) may wait for this
+	// node to catch up before it gets a snapshot instead.
+	ResumeGrace time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +59,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.ResumeGrace == 0 {
+		c.ResumeGrace = DefaultResumeGrace
 	}
 	return c
 }
@@ -464,15 +472,12 @@ func (h *Hub) resumeLocked(sub *Subscriber, token []byte, now time.Time) string 
 	if err != nil || fp != h.fingerprint || len(floor) != len(h.offsets) {
 		return ReasonUnknown
 	}
-	for p, o := range floor {
-		if o > max(h.ends[p], h.offsets[p]) {
-			return ReasonUnknown
-		}
-	}
+	ahead := false
 	for p, o := range floor {
 		if o < h.starts[p] {
 			return ReasonExpired
 		}
+		ahead = ahead || o > h.offsets[p]
 	}
 	sub.floor = floor
 	want := sub.wants()
@@ -482,9 +487,31 @@ func (h *Hub) resumeLocked(sub *Subscriber, token []byte, now time.Time) string 
 			h.deliverLocked(sub, f, now)
 		}
 	}
-	// If no event so far passed the token (this node trails the client's
-	// last one), sub.floor stays set and filters live events until it does.
+	// While this node trails the token, sub.floor filters live events
+	// until the node passes the client's position. A token that stays
+	// ahead (corrupt, or from a cluster with the same topic name) would
+	// filter forever: after the grace period it gets a snapshot.
+	if ahead {
+		time.AfterFunc(h.cfg.ResumeGrace, func() { h.checkAhead(sub) })
+	}
 	return ""
+}
+
+// checkAhead gives sub a snapshot if this node never reached its token.
+func (h *Hub) checkAhead(sub *Subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sub.floor == nil || sub.Err() != nil {
+		return
+	}
+	for p, o := range sub.floor {
+		if o > h.offsets[p] {
+			sub.floor = nil
+			h.stats.Snapshots.Add(1)
+			sub.push(h.snapshotLocked(sub.symbols, ReasonUnknown), time.Now(), h.cfg)
+			return
+		}
+	}
 }
 
 // snapshotLocked encodes a snapshot event of symbols' current quotes.

@@ -106,7 +106,9 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 	}, hubQuotes{hub})
 	log = log.With("node", c.nodeID)
 
-	cctx, cancel := context.WithCancel(ctx)
+	// The consumer outlives ctx: streams kept open through the drain must
+	// go on receiving quotes, or they would show stale prices as live.
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	consumed := make(chan error, 1)
 	go func() {
