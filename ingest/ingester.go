@@ -180,7 +180,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 		// on the same partition whoever produces it.
 		Balancer:     &kafka.CRC32Balancer{},
 		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: time.Millisecond,
+		// Each WriteMessages call is a whole batch already; the writer's own
+		// linger only adds latency.
+		BatchTimeout: 100 * time.Microsecond,
 		BatchSize:    cfg.BatchSize,
 		BatchBytes:   16 << 20,
 		MaxAttempts:  5,
@@ -226,22 +228,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 			return nil
 		}
 		batch = append(batch[:0], m)
-		// Gather what has arrived, waiting at most batchLinger for more:
-		// bigger batches mean fewer produce round trips under load.
-		linger := time.NewTimer(batchLinger)
-	fill:
-		for len(batch) < cfg.BatchSize {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, m)
-			case <-linger.C:
-				break fill
-			}
-		}
-		linger.Stop()
+		batch = gather(batch, msgs, cfg.BatchSize)
 		out := in.process(batch)
 		if err := in.produce(ctx, w, out); err != nil {
 			return nil // cancelled: the batch is not committed and will be repeated
@@ -251,9 +238,43 @@ func (in *Ingester) Run(ctx context.Context) error {
 	}
 }
 
-// batchLinger is how long the loop waits to fill a batch once it has one
-// message: a little latency for far fewer round trips under load.
+// batchLinger is how long the loop waits to fill a batch when messages
+// are arriving back to back: a little latency for far fewer produce round
+// trips under load. A lone message does not wait.
 const batchLinger = time.Millisecond
+
+// gather appends what msgs holds to batch, up to limit. When messages are
+// arriving back to back it lingers a moment for more.
+func gather(batch []kafka.Message, msgs <-chan kafka.Message, limit int) []kafka.Message {
+	for waiting := true; waiting && len(batch) < limit; {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		default:
+			waiting = false
+		}
+	}
+	if len(batch) < 2 || len(batch) >= limit {
+		return batch
+	}
+	t := time.NewTimer(batchLinger)
+	defer t.Stop()
+	for len(batch) < limit {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
+}
 
 // lastPerPartition returns the newest message of each partition in batch,
 // which is all a commit needs.
