@@ -19,7 +19,7 @@ func flagSet(name, synopsis string, env environ) *flag.FlagSet {
 			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(out, "  --%-16s %s%s [%s]\n", f.Name, f.Usage, def, envName(f.Name))
+			fmt.Fprintf(out, "  --%-19s %s%s [%s]\n", f.Name, f.Usage, def, envName(f.Name))
 		})
 	}
 	return fs
