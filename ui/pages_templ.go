@@ -140,7 +140,7 @@ func Dashboard(v dashboardView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "><thead><tr><th scope=\"col\">Symbol</th><th scope=\"col\" class=\"num\">Bid</th><th scope=\"col\" class=\"num\">Ask</th><th scope=\"col\" class=\"num\">Last</th><th scope=\"col\" class=\"num\">Change</th><th scope=\"col\" class=\"num\">Volume</th><th scope=\"col\" class=\"num\">Updated</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "><thead><tr><th scope=\"col\">Symbol</th><th scope=\"col\" class=\"num\">Bid</th><th scope=\"col\" class=\"num\">Ask</th><th scope=\"col\" class=\"num\">Last</th><th scope=\"col\" class=\"num\">Change</th><th scope=\"col\" class=\"num\">Volume</th><th scope=\"col\" class=\"num\">Updated (UTC)</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -556,14 +556,14 @@ func SymbolPage(v symbolView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "</dd><dt>Updated</dt><dd data-field=\"ts\" data-ts=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "</dd><dt>Updated (UTC)</dt><dd data-field=\"ts\" data-ts=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var33 string
 		templ_7745c5c3_Var33, templ_7745c5c3_Err = templ.JoinStringErrs(isoTime(v.Quote))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `ui/pages.templ`, Line: 107, Col: 65}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `ui/pages.templ`, Line: 107, Col: 71}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var33))
 		if templ_7745c5c3_Err != nil {
@@ -576,7 +576,7 @@ func SymbolPage(v symbolView) templ.Component {
 		var templ_7745c5c3_Var34 string
 		templ_7745c5c3_Var34, templ_7745c5c3_Err = templ.JoinStringErrs(clock(v.Quote))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `ui/pages.templ`, Line: 107, Col: 84}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `ui/pages.templ`, Line: 107, Col: 90}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var34))
 		if templ_7745c5c3_Err != nil {
@@ -595,7 +595,7 @@ func SymbolPage(v symbolView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "</dd></dl><h2>Recent ticks</h2><table id=\"ticks\" class=\"quotes\"><thead><tr><th scope=\"col\">Time</th><th scope=\"col\" class=\"num\">Bid</th><th scope=\"col\" class=\"num\">Ask</th><th scope=\"col\" class=\"num\">Last</th><th scope=\"col\" class=\"num\">Size</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "</dd></dl><h2>Recent ticks</h2><table id=\"ticks\" class=\"quotes\"><thead><tr><th scope=\"col\">Time (UTC)</th><th scope=\"col\" class=\"num\">Bid</th><th scope=\"col\" class=\"num\">Ask</th><th scope=\"col\" class=\"num\">Last</th><th scope=\"col\" class=\"num\">Size</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
