@@ -8,6 +8,11 @@
 // seed, symbols and rate show the same prices (Start only moves the clock). Prices are exact multiples of each symbol's tick;
 // floats drive the random walk but every emitted price is integer ticks.
 //
-// A Generator and an Encoder each belong to one goroutine; Encode and
-// Formats are safe for concurrent use.
+// Config can also shape a session: a burst of activity at the open
+// (OpenBurst) and trading halts (Halts). Malform damages a message the way
+// a flaky link would, for recordings that test bad input, and ReadHistory
+// turns tables of real prices into events.
+//
+// A Generator and an Encoder each belong to one goroutine; Encode,
+// Formats, Malform and ReadHistory are safe for concurrent use.
 package feed

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -54,7 +55,31 @@ type Config struct {
 	Start time.Time
 	// TradeRatio is the share of events that are trades, in (0, 1].
 	TradeRatio float64
+	// OpenBurst, if above 1, multiplies the rate at Start by this much,
+	// fading to Rate with the time constant BurstDecay: the rush of
+	// orders at the open. 0 or 1 is a steady rate.
+	OpenBurst float64
+	// BurstDecay is how fast the open's burst fades; 0 means
+	// DefaultBurstDecay.
+	BurstDecay time.Duration
+	// Halts stop symbols trading for a while, as a volatility pause or
+	// news pending does: no events in [From, To), and the first event
+	// after is a quote, the reopening.
+	Halts []Halt
 }
+
+// Halt is a trading halt of one symbol.
+type Halt struct {
+	Symbol   string
+	From, To time.Time
+}
+
+// DefaultBurstDecay is the time constant of the open's burst: after it the
+// extra rate is down to 37 %, after three times it to 5 %.
+const DefaultBurstDecay = 2 * time.Minute
+
+// MaxOpenBurst bounds Config.OpenBurst.
+const MaxOpenBurst = 100
 
 func (c Config) withDefaults() Config {
 	if len(c.Symbols) == 0 && c.NumSymbols == 0 {
@@ -84,6 +109,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TradeRatio must be in (0, 1]", ErrConfig)
 	case c.Start.IsZero():
 		return fmt.Errorf("%w: Start is required", ErrConfig)
+	case c.OpenBurst < 0 || c.OpenBurst > MaxOpenBurst || c.OpenBurst != c.OpenBurst:
+		return fmt.Errorf("%w: OpenBurst must be between 0 and %d", ErrConfig, MaxOpenBurst)
+	case c.BurstDecay < 0:
+		return fmt.Errorf("%w: BurstDecay must not be negative", ErrConfig)
+	}
+	for _, h := range c.Halts {
+		if !h.From.Before(h.To) {
+			return fmt.Errorf("%w: halt of %s must end after it starts", ErrConfig, h.Symbol)
+		}
 	}
 	seen := make(map[tape.Symbol]bool, len(c.Symbols))
 	for _, s := range c.Symbols {
@@ -109,6 +143,8 @@ type instrument struct {
 	vol       float64
 	maxSpread int // in ticks
 
+	halts []Halt // of this symbol
+
 	mid     float64   // the walk, in currency units
 	walked  time.Time // time of the last step of the walk
 	quoted  bool
@@ -129,6 +165,9 @@ type Generator struct {
 	meanGap    float64   // nanoseconds
 	tradeRatio float64
 	now        time.Time
+	start      time.Time
+	burst      float64 // OpenBurst, or 0 for none
+	decay      float64 // BurstDecay in nanoseconds
 }
 
 // New returns a generator for cfg.
@@ -147,6 +186,11 @@ func New(cfg Config) (*Generator, error) {
 		meanGap:    1e9 / cfg.Rate,
 		tradeRatio: cfg.TradeRatio,
 		now:        cfg.Start.UTC(), // also drops a monotonic clock reading
+	}
+	g.start = g.now
+	if cfg.OpenBurst > 1 {
+		g.burst = cfg.OpenBurst
+		g.decay = float64(cmp.Or(cfg.BurstDecay, DefaultBurstDecay))
 	}
 	builtin := make(map[tape.Symbol]spec, len(builtins))
 	for _, s := range builtins {
@@ -179,6 +223,14 @@ func New(cfg Config) (*Generator, error) {
 		g.index[s.symbol] = i
 		total += s.weight
 		g.cum = append(g.cum, total)
+	}
+	for _, h := range cfg.Halts {
+		sym, err := tape.ParseSymbolString(h.Symbol)
+		i, ok := g.index[sym]
+		if err != nil || !ok {
+			return nil, fmt.Errorf("%w: halt of %q, which is not simulated", ErrConfig, h.Symbol)
+		}
+		g.inst[i].halts = append(g.inst[i].halts, Halt{Symbol: h.Symbol, From: h.From, To: h.To})
 	}
 	return g, nil
 }
@@ -251,16 +303,41 @@ func (g *Generator) Tick(sym tape.Symbol) tape.Price {
 // strictly later than the one before. Event times form a Poisson process
 // at the configured rate. A symbol's first event is always a quote, and
 // its trades happen at its current bid, ask or inside the spread.
+//
+// With an OpenBurst the process runs faster at the start; a halted symbol's
+// events are dropped (the others carry on at their pace).
 func (g *Generator) Next() tape.Event {
-	gap := int64(math.Round(g.rng.ExpFloat64() * g.meanGap))
-	g.now = g.now.Add(time.Duration(max(gap, 1)))
+	for {
+		var gap int64
+		if g.burst > 0 {
+			since := float64(g.now.Sub(g.start))
+			boost := float64((g.burst-1)*math.Exp(-since/g.decay)) + 1
+			gap = int64(math.Round(g.rng.ExpFloat64() * g.meanGap / boost))
+		} else {
+			gap = int64(math.Round(g.rng.ExpFloat64() * g.meanGap))
+		}
+		g.now = g.now.Add(time.Duration(max(gap, 1)))
 
-	i := sort.SearchFloat64s(g.cum, g.rng.Float64()*g.cum[len(g.cum)-1])
-	in := &g.inst[min(i, len(g.inst)-1)]
-	if in.quoted && g.rng.Float64() < g.tradeRatio {
-		return g.trade(in)
+		i := sort.SearchFloat64s(g.cum, g.rng.Float64()*g.cum[len(g.cum)-1])
+		in := &g.inst[min(i, len(g.inst)-1)]
+		if in.halted(g.now) {
+			in.quoted = false // it reopens with a quote
+			continue
+		}
+		if in.quoted && g.rng.Float64() < g.tradeRatio {
+			return g.trade(in)
+		}
+		return g.quote(in)
 	}
-	return g.quote(in)
+}
+
+func (in *instrument) halted(t time.Time) bool {
+	for _, h := range in.halts {
+		if !t.Before(h.From) && t.Before(h.To) {
+			return true
+		}
+	}
+	return false
 }
 
 // quote advances in's random walk to now and quotes around it.

@@ -19,17 +19,26 @@ import (
 // leave them stale, and that replay tells each file's format from its
 // name. testdata/README.md has the commands that regenerate them.
 func TestRecordings(t *testing.T) {
+	small := feed.Config{NumSymbols: 8, Rate: 40, Seed: 1, Start: session}
 	tests := []struct {
 		file     string
 		format   string
 		duration time.Duration
+		cfg      feed.Config
+		malform  int
 	}{
-		{"session.tape.jsonl.gz", feed.FormatTape, 5 * time.Minute},
-		{"session.polygon.jsonl.gz", feed.FormatPolygon, 5 * time.Minute},
-		{"session.alpaca.jsonl.gz", feed.FormatAlpaca, time.Minute},
-		{"session.finnhub.jsonl.gz", feed.FormatFinnhub, time.Minute},
-		{"session.fix.txt.gz", feed.FormatFIX, time.Minute},
-		{"session.csv.gz", feed.FormatCSV, time.Minute},
+		{"session.tape.jsonl.gz", feed.FormatTape, 5 * time.Minute, small, 0},
+		{"session.polygon.jsonl.gz", feed.FormatPolygon, 5 * time.Minute, small, 0},
+		{"session.alpaca.jsonl.gz", feed.FormatAlpaca, time.Minute, small, 0},
+		{"session.finnhub.jsonl.gz", feed.FormatFinnhub, time.Minute, small, 0},
+		{"session.fix.txt.gz", feed.FormatFIX, time.Minute, small, 0},
+		{"session.csv.gz", feed.FormatCSV, time.Minute, small, 0},
+		{"open30m.tape.jsonl.gz", feed.FormatTape, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.polygon.jsonl.gz", feed.FormatPolygon, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.alpaca.jsonl.gz", feed.FormatAlpaca, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.finnhub.jsonl.gz", feed.FormatFinnhub, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.fix.txt.gz", feed.FormatFIX, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.csv.gz", feed.FormatCSV, 30 * time.Minute, open30m, open30mMalformEvery},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -37,8 +46,7 @@ func TestRecordings(t *testing.T) {
 				t.Errorf("replay.FormatOf(%q) = %q, want %q", tt.file, got, tt.format)
 			}
 			got := readGzip(t, filepath.Join("..", "testdata", "feeds", tt.file))
-			cfg := feed.Config{NumSymbols: 8, Rate: 40, Seed: 1, Start: session}
-			want := recordSession(t, cfg, tt.format, session.Add(tt.duration))
+			want := recordSession(t, tt.cfg, tt.format, session.Add(tt.duration), tt.malform)
 			if !bytes.Equal(got, want) {
 				line := bytes.Count(got[:commonPrefix(got, want)], []byte("\n")) + 1
 				t.Fatalf("differs from a fresh session from line %d; regenerate it as testdata/README.md says", line)
@@ -47,25 +55,38 @@ func TestRecordings(t *testing.T) {
 	}
 }
 
+// open30m is the market of the open30m.* recordings: the first half hour
+// after the open, with its burst and a halt (testdata/README.md).
+var open30m = feed.Config{NumSymbols: 60, Rate: 20, Seed: 7, Start: session, OpenBurst: 4, BurstDecay: 3 * time.Minute,
+	Halts: []feed.Halt{{Symbol: "GME", From: session.Add(12 * time.Minute), To: session.Add(17 * time.Minute)}}}
+
+// open30mMalformEvery is --malformed-every of the open30m.* recordings.
+const open30mMalformEvery = 4999
+
 // recordSession encodes the events before end, one message a line, as
-// "tape feed --no-kafka --record" writes them.
-func recordSession(tb testing.TB, cfg feed.Config, format string, end time.Time) []byte {
+// "tape feed --no-kafka --record" writes them, damaging every
+// malformEvery-th message (if not 0) with feed.Malform.
+func recordSession(tb testing.TB, cfg feed.Config, format string, end time.Time, malformEvery int) []byte {
 	tb.Helper()
 	g := mustGenerator(tb, cfg)
 	enc, err := feed.NewEncoder(format)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var out []byte
+	var out, msg []byte
+	n := 0
 	for ev := g.Next(); ev.Time.Before(end); ev = g.Next() {
-		out, err = enc.Append(out, ev)
+		msg, err = enc.Append(msg[:0], ev)
 		if errors.Is(err, feed.ErrUnsupported) {
 			continue
 		}
 		if err != nil {
 			tb.Fatal(err)
 		}
-		out = append(out, '\n')
+		if n++; malformEvery > 0 && n%malformEvery == 0 {
+			msg = feed.Malform(msg, n/malformEvery)
+		}
+		out = append(append(out, msg...), '\n')
 	}
 	return out
 }

@@ -30,7 +30,7 @@ const feedFlushInterval = 5 * time.Millisecond
 // feedMaxBatch bounds the messages produced in one request, so that a
 // feed that fell behind (a slow broker) catches up in steps instead of
 // holding a backlog in memory.
-const feedMaxBatch = 10 * replay.DefaultBatchSize
+const feedMaxBatch = 2 * replay.DefaultBatchSize
 
 // feedDrainTimeout is how long a stopped live feed still waits for the
 // produce request in flight, so that what was recorded was also sent.
@@ -53,11 +53,23 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 	duration := fs.Duration("duration", 0, "stop after this much feed time (0: until stopped)")
 	record := fs.String("record", "", "also write every message as one line to this file (gzip if it ends in .gz; - for standard output)")
 	noKafka := fs.Bool("no-kafka", false, "only --record, as fast as possible; event times still advance at --rate")
+	burst := fs.Float64("open-burst", 0, "at the start, this many times --rate, fading to --rate (the rush at the open; 0: steady)")
+	burstDecay := fs.Duration("burst-decay", feed.DefaultBurstDecay, "time constant of the --open-burst fade")
+	halts := fs.String("halt", "", "trading halts, comma-separated SYMBOL@OFFSET+DURATION from the start, as GME@12m+5m")
+	malformed := fs.Int("malformed-every", 0, "damage every Nth message (N, 2N, ...: cut short or prefixed with junk), to test bad input (0: none)")
+	history := fs.String("history", "", "instead of a synthetic market, convert this table of real prices (vega-datasets CSV: sp500-2000.csv, stocks.csv, sp500.csv) into --record, in --format; sends nothing")
+	historySymbol := fs.String("history-symbol", "SPX", "symbol of a --history table without a symbol column")
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
+	if *history != "" {
+		return convertHistory(*history, *historySymbol, *format, *record, env)
+	}
 
-	cfg := feed.Config{Rate: *rate, Seed: *seed, TradeRatio: *tradeRatio, Start: time.Now()}
+	cfg := feed.Config{Rate: *rate, Seed: *seed, TradeRatio: *tradeRatio, Start: time.Now(), OpenBurst: *burst, BurstDecay: *burstDecay}
+	if *malformed < 0 {
+		return fmt.Errorf("feed: --malformed-every must not be negative")
+	}
 	if n, err := strconv.Atoi(strings.TrimSpace(*symbols)); err == nil {
 		if n <= 0 {
 			return fmt.Errorf("feed: --symbols must be a positive number or a list of symbols")
@@ -76,6 +88,15 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 			return fmt.Errorf("feed: --start %q: want an RFC 3339 time such as 2026-11-20T14:30:00Z", *start)
 		}
 		cfg.Start = t
+	}
+	if *halts != "" {
+		for _, h := range strings.Split(*halts, ",") {
+			halt, err := parseHalt(strings.TrimSpace(h), cfg.Start)
+			if err != nil {
+				return err
+			}
+			cfg.Halts = append(cfg.Halts, halt)
+		}
 	}
 	if *duration < 0 {
 		return fmt.Errorf("feed: --duration must not be negative")
@@ -98,7 +119,7 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 		}
 	}
 
-	src := &feedSource{gen: gen, enc: enc, topic: *topic, start: cfg.Start.UTC()}
+	src := &feedSource{gen: gen, enc: enc, topic: *topic, start: cfg.Start.UTC(), malformEvery: int64(*malformed)}
 	src.at = src.start
 	src.next = gen.Next()
 	if *duration > 0 {
@@ -159,6 +180,8 @@ type feedSource struct {
 	buf           []byte
 	batch         []kafka.Message
 	sent, skipped int64
+	malformEvery  int64 // damage every Nth message; 0: none
+	messages      int64 // encoded so far, the line number of a recording
 }
 
 // due encodes the events stamped up to until, into at most limit
@@ -186,6 +209,10 @@ func (s *feedSource) due(until time.Time, limit int, batch bool) (done bool, err
 		}
 		if err != nil {
 			return true, err
+		}
+		s.messages++
+		if s.malformEvery > 0 && s.messages%s.malformEvery == 0 {
+			s.buf = feed.Malform(s.buf, int(s.messages/s.malformEvery))
 		}
 		if s.rec != nil {
 			if err := s.rec.line(s.buf); err != nil {
@@ -259,6 +286,65 @@ func (s *feedSource) live(ctx context.Context, w *kafka.Writer, began time.Time)
 		case <-tick.C:
 		}
 	}
+}
+
+// convertHistory writes a table of real prices as a recording.
+func convertHistory(table, symbol, format, record string, env environ) error {
+	if record == "" {
+		return fmt.Errorf("feed: --history needs --record FILE")
+	}
+	f, err := os.Open(table)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	defer f.Close()
+	evs, err := feed.ReadHistory(f, symbol)
+	if err != nil {
+		return fmt.Errorf("feed: %s: %w", table, err)
+	}
+	enc, err := feed.NewEncoder(format)
+	if err != nil {
+		return err
+	}
+	rec, err := createRecording(record, env.stdout)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	var buf []byte
+	for _, ev := range evs {
+		if buf, err = enc.Append(buf[:0], ev); err != nil {
+			return fmt.Errorf("feed: %s: %s at %s: %w", table, ev.Symbol, ev.Time.Format(time.RFC3339), err)
+		}
+		if err := rec.line(buf); err != nil {
+			return err
+		}
+	}
+	if err := rec.Close(); err != nil {
+		return err
+	}
+	out := env.stdout
+	if record == "-" {
+		out = env.stderr
+	}
+	if len(evs) > 0 {
+		fmt.Fprintf(out, "tape feed: %d %s trades from %s, %s to %s\n", len(evs), format, table,
+			evs[0].Time.Format(time.DateOnly), evs[len(evs)-1].Time.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// parseHalt reads SYMBOL@OFFSET+DURATION, as GME@12m+5m: a halt from
+// OFFSET after start, for DURATION.
+func parseHalt(s string, start time.Time) (feed.Halt, error) {
+	sym, rest, ok1 := strings.Cut(s, "@")
+	off, dur, ok2 := strings.Cut(rest, "+")
+	o, err1 := time.ParseDuration(off)
+	d, err2 := time.ParseDuration(dur)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || o < 0 || d <= 0 {
+		return feed.Halt{}, fmt.Errorf("feed: --halt %q: want SYMBOL@OFFSET+DURATION, as GME@12m+5m", s)
+	}
+	return feed.Halt{Symbol: sym, From: start.Add(o), To: start.Add(o + d)}, nil
 }
 
 // recording is a file of one message per line, gzip-compressed when its

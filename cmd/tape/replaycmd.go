@@ -2,15 +2,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"tape"
 	"tape/ingest"
 	"tape/replay"
+)
+
+// Progress output of tape replay: a bar redrawn a few times a second on a
+// terminal, a line every so often in a log.
+const (
+	replayBarEvery  = 250 * time.Millisecond
+	replayLogEvery  = 10 * time.Second
+	replayBarWidth  = 24
+	replayDrainNote = "continue with --resume-from "
 )
 
 // speedValue parses --speed: a positive factor or "max".
@@ -36,16 +49,43 @@ func (s *speedValue) Set(v string) error {
 	return nil
 }
 
+// timeValue parses an RFC 3339 time flag; empty is no time.
+type timeValue struct{ t time.Time }
+
+func (v *timeValue) String() string {
+	if v.t.IsZero() {
+		return ""
+	}
+	return v.t.Format(time.RFC3339Nano)
+}
+
+func (v *timeValue) Set(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("want an RFC 3339 time such as 2026-11-20T14:35:00Z")
+	}
+	v.t = t
+	return nil
+}
+
 func runReplay(ctx context.Context, args []string, env environ) error {
 	fs := flagSet("replay", "Replay a recorded feed (one raw message per line, plain or gzip) into the raw topic, paced by its timestamps.", env)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	topic := fs.String("topic-raw", ingest.DefaultRawTopic, "topic to produce to")
 	file := fs.String("file", "", "recorded feed to replay (- for standard input)")
-	format := fs.String("format", "", "format of the lines (default from the file name, as in x.polygon.jsonl.gz): "+strings.Join(ingest.Formats(), ", "))
+	format := fs.String("format", "", "format of the lines (default from the file name, as in x.polygon.jsonl.gz, or else from the first line): "+strings.Join(ingest.Formats(), ", "))
 	speed := speedValue{1}
 	fs.Var(&speed, "speed", "pace: 1 is real time, 10 ten times faster, max as fast as the broker takes it")
 	rate := fs.Float64("rate", 0, "fixed messages per second instead of the recorded pace")
 	loop := fs.Bool("loop", false, "replay again from the start at the end, until stopped")
+	var from, to timeValue
+	fs.Var(&from, "from", "replay only messages stamped at or after this RFC 3339 time")
+	fs.Var(&to, "to", "replay only messages stamped before this RFC 3339 time")
+	symbols := fs.String("symbols", "", "replay only messages of these symbols (comma-separated; a message's first symbol counts)")
+	rewrite := fs.Bool("rewrite-time", false, "shift timestamps so that the first message reads as sent now and the pace is kept, so dashboards treat the replay as live")
+	resume := fs.String("resume-from", "", "start at this line, FILE:LINE or LINE, as printed by a replay that was stopped")
+	progress := fs.String("progress", "auto", "progress report: bar (a line redrawn in place), log (a line every 10s), none, or auto (bar on a terminal, else log)")
+	batch := fs.Int("batch", replay.DefaultBatchSize, "most messages in one produce request")
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
@@ -61,14 +101,152 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 			return fmt.Errorf("replay: unknown format %q (known: %s)", *format, strings.Join(ingest.Formats(), ", "))
 		}
 	}
-	sum, err := replay.Run(ctx, replay.Config{
+	if *batch <= 0 {
+		return fmt.Errorf("replay: --batch must be positive")
+	}
+	cfg := replay.Config{
 		Brokers: bl, Topic: *topic, Format: *format, Speed: speed.v, Rate: *rate, Loop: *loop,
-		Stamp: stampOf,
-	}, *file)
-	fmt.Fprintf(env.stdout, "replayed %d messages in %s (%.0f msg/s), %d without a timestamp\n",
-		sum.Messages, sum.Wall.Round(time.Millisecond), sum.Rate(), sum.Skipped)
+		From: from.t, To: to.t, BatchSize: *batch,
+		Stamp: stampOf, Sniff: ingest.Sniff, Stdin: os.Stdin,
+	}
+	if *rate < 0 || math.IsNaN(*rate) || math.IsInf(*rate, 0) {
+		return fmt.Errorf("replay: --rate must be a positive number")
+	}
+	if *rewrite {
+		cfg.Rewrite = rewriteTime
+	}
+	if *symbols != "" {
+		for _, s := range strings.Split(*symbols, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			sym, err := tape.ParseSymbolString(s)
+			if err != nil {
+				return fmt.Errorf("replay: --symbols: %q: %w", s, err)
+			}
+			cfg.Symbols = append(cfg.Symbols, sym)
+		}
+	}
+	if *resume != "" {
+		if cfg.Resume, err = replay.ParsePosition(*resume); err != nil {
+			return err
+		}
+		if cfg.Resume.File != "" && cfg.Resume.File != *file {
+			return fmt.Errorf("replay: --resume-from %s is not in --file %s", *resume, *file)
+		}
+	}
+	if !from.t.IsZero() && !to.t.IsZero() && !from.t.Before(to.t) {
+		return fmt.Errorf("replay: --from must be before --to")
+	}
+
+	mode := *progress
+	if mode == "auto" {
+		mode = "log"
+		if isTerminal(env.stderr) {
+			mode = "bar"
+		}
+	}
+	var bar *progressBar
+	switch mode {
+	case "bar":
+		bar = &progressBar{w: env.stderr, bar: true}
+		cfg.ProgressEvery = replayBarEvery
+	case "log":
+		bar = &progressBar{w: env.stderr}
+		cfg.ProgressEvery = replayLogEvery
+	case "none":
+	default:
+		return fmt.Errorf("replay: --progress must be auto, bar, log or none")
+	}
+	if bar != nil {
+		cfg.Progress = bar.update
+	}
+	cfg.Failed = func(pos replay.Position, err error) {
+		bar.clear()
+		fmt.Fprintf(env.stderr, "tape replay: lost %s: %v\n", pos, err)
+	}
+
+	sum, err := replay.Run(ctx, cfg, *file)
+	bar.clear()
+	fmt.Fprintf(env.stdout, "tape replay: %d messages in %s (%.0f msg/s); %d lost, %d left out, %d without a time or symbol\n",
+		sum.Messages, sum.Wall.Round(time.Millisecond), sum.Rate(), sum.Errors, sum.Filtered, sum.Skipped)
+	if sum.Stopped {
+		fmt.Fprintf(env.stdout, "tape replay: stopped at %s; %s%s\n", sum.Next, replayDrainNote, sum.Next)
+	}
+	if err != nil && errors.Is(err, replay.ErrLost) {
+		return fmt.Errorf("replay: %d records lost (each reported above)", sum.Errors)
+	}
 	return err
 }
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar prints a replay's progress: redrawn in place on a terminal
+// (bar), or as one line per report. A nil *progressBar prints nothing.
+type progressBar struct {
+	w     io.Writer
+	bar   bool
+	shown bool // a bar is on screen
+	// The previous report, for the current message rate.
+	lastMsgs int64
+	lastAt   time.Duration
+}
+
+func (b *progressBar) update(p replay.Progress) {
+	if p.Done {
+		return // the summary follows
+	}
+	rate := 0.0
+	if dt := (p.Elapsed - b.lastAt).Seconds(); dt > 0 {
+		rate = float64(p.Messages-b.lastMsgs) / dt
+	}
+	b.lastMsgs, b.lastAt = p.Messages, p.Elapsed
+	frac := p.Fraction()
+	eta := "ETA ?"
+	if frac > 0 {
+		left := time.Duration(float64(p.Elapsed) * (1 - frac) / frac)
+		eta = "ETA " + left.Round(time.Second).String()
+	}
+	at := "-"
+	if !p.Recorded.IsZero() {
+		at = p.Recorded.UTC().Format("2006-01-02 15:04:05Z")
+	}
+	if b.bar {
+		cells := ""
+		if frac >= 0 {
+			n := int(frac * replayBarWidth)
+			cells = "[" + strings.Repeat("#", n) + strings.Repeat(".", replayBarWidth-n) + fmt.Sprintf("] %5.1f%% ", 100*frac)
+		}
+		fmt.Fprintf(b.w, "\r%s%s  %s  %d msgs  %.0f msg/s  %d lost  %s\x1b[K", cells, p.Position, at, p.Messages, rate, p.Errors, eta)
+		b.shown = true
+		return
+	}
+	pct := ""
+	if frac >= 0 {
+		pct = fmt.Sprintf(" (%.1f%%)", 100*frac)
+	}
+	fmt.Fprintf(b.w, "tape replay: at %s%s, recorded %s: %d messages, %.0f msg/s, %d lost, %s\n", p.Position, pct, at, p.Messages, rate, p.Errors, eta)
+}
+
+// clear removes the bar from the screen before other output.
+func (b *progressBar) clear() {
+	if b != nil && b.shown {
+		fmt.Fprint(b.w, "\r\x1b[K")
+		b.shown = false
+	}
+}
+
+// stampEvents holds event slices for stampOf, which a replay calls for
+// every message.
+var stampEvents = sync.Pool{New: func() any { return new([]tape.Event) }}
 
 // stampOf returns the time and first symbol of a raw message by
 // normalising it.
@@ -77,7 +255,10 @@ func stampOf(format string, msg []byte) (time.Time, tape.Symbol, error) {
 	if !ok {
 		return time.Time{}, "", fmt.Errorf("unknown format %q", format)
 	}
-	evs, rejects := f.Normalize(nil, msg)
+	buf := stampEvents.Get().(*[]tape.Event)
+	defer stampEvents.Put(buf)
+	evs, rejects := f.Normalize((*buf)[:0], msg)
+	*buf = evs
 	if len(evs) == 0 {
 		if len(rejects) > 0 {
 			return time.Time{}, "", rejects[0].Err
