@@ -54,7 +54,7 @@ func commands() []command {
 		{"replay", "replay a recorded feed into Kafka", runReplay},
 		{"feed", "a synthetic live feed adapter", runFeed},
 		{"topics", "create or check the topics, idempotently", runTopics},
-		{"bench", "load test: SSE subscribers and a producer", notYet("bench")},
+		{"bench", "load test: SSE subscribers and a producer", runBench},
 	}
 }
 
