@@ -47,6 +47,7 @@ func (c *nodeConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.hub.HistoryAge, "history", stream.DefaultHistoryAge, "how far back a reconnecting client can resume exactly")
 	fs.IntVar(&c.hub.HistorySize, "history-size", stream.DefaultHistorySize, "most events kept for resuming")
 	fs.IntVar(&c.hub.MaxSubscribers, "max-streams", stream.DefaultMaxSubscribers, "most SSE streams on this node (then 503)")
+	fs.DurationVar(&c.hub.StallTimeout, "stall-timeout", stream.DefaultStallTimeout, "disconnect a client that has not read for this long while its updates are conflated")
 	fs.IntVar(&c.hub.MaxSymbols, "max-symbols", stream.DefaultMaxSymbols, "most symbols in one stream")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 }
