@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -149,6 +148,9 @@ func New(cfg Config, quotes Quotes) *Server {
 		BodyLimit:      64 << 10,
 		ErrorHandler:   s.errorHandler,
 	})
+	// Streams take their connections over (hijackStream); fasthttp must
+	// leave them open when its hijack handler returns.
+	s.app.Server().KeepHijackedConns = true
 	s.app.Use(s.guard)
 	s.app.Get("/", s.dashboard)
 	s.app.Get("/s/+", s.symbolPage)
@@ -255,7 +257,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 	// The writer runs after this handler returns, on another goroutine:
 	// it must not touch c.
 	heartbeat, retry := s.cfg.Heartbeat, s.cfg.Retry
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	hijackStream(c, func(w flushWriter) {
 		defer s.streams.Done()
 		defer s.open.Add(-1)
 		defer s.releaseIP(ip)
@@ -270,7 +272,7 @@ var heartbeatLine = []byte(": \n\n")
 // serveStream is one connection's loop: write events when woken, a
 // heartbeat comment when idle (the only way a dead client is noticed),
 // and a jittered retry hint at shutdown so clients do not reconnect at once.
-func (s *Server) serveStream(w *bufio.Writer, sub Stream, heartbeat, retry time.Duration) {
+func (s *Server) serveStream(w flushWriter, sub Stream, heartbeat, retry time.Duration) {
 	w.Write(AppendRetry(nil, retry.Milliseconds()))
 	if w.Flush() != nil {
 		return
