@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"tape"
 	"tape/ingest"
 	"tape/replay"
@@ -225,7 +227,12 @@ func (b *progressBar) update(p replay.Progress) {
 			n := int(frac * replayBarWidth)
 			cells = "[" + strings.Repeat("#", n) + strings.Repeat(".", replayBarWidth-n) + fmt.Sprintf("] %5.1f%% ", 100*frac)
 		}
-		fmt.Fprintf(b.w, "\r%s%s  %s  %d msgs  %.0f msg/s  %d lost  %s\x1b[K", cells, p.Position, at, p.Messages, rate, p.Errors, eta)
+		// One line that fits the terminal, or \r cannot redraw it.
+		line := fmt.Sprintf("%s%s  %s  %d msgs  %.0f msg/s  %d lost  %s", cells, shortPosition(p.Position), at, p.Messages, rate, p.Errors, eta)
+		if w := terminalWidth(b.w); len(line) >= w {
+			line = line[:w-1]
+		}
+		fmt.Fprintf(b.w, "\r%s\x1b[K", line)
 		b.shown = true
 		return
 	}
@@ -234,6 +241,25 @@ func (b *progressBar) update(p replay.Progress) {
 		pct = fmt.Sprintf(" (%.1f%%)", 100*frac)
 	}
 	fmt.Fprintf(b.w, "tape replay: at %s%s, recorded %s: %d messages, %.0f msg/s, %d lost, %s\n", p.Position, pct, at, p.Messages, rate, p.Errors, eta)
+}
+
+// shortPosition drops the directories from a "file:line" position.
+func shortPosition(p replay.Position) string {
+	s := p.String()
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// terminalWidth returns the width of the terminal w writes to, or 80.
+func terminalWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col >= 20 {
+			return int(ws.Col)
+		}
+	}
+	return 80
 }
 
 // clear removes the bar from the screen before other output.
