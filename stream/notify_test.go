@@ -48,3 +48,30 @@ func TestNotifyOncePerTransition(t *testing.T) {
 		t.Fatalf("WriteTo after close: %v, want ErrClosed", err)
 	}
 }
+
+// TestApplyBatchNotifiesOnceAfterTheBatch: records applied together reach
+// a writer as one notification, made after the last record is queued.
+func TestApplyBatchNotifiesOnceAfterTheBatch(t *testing.T) {
+	h := newHub(t, stream.Config{})
+	recs := feed(9, "AAA") // partition 0
+	sub, err := h.Subscribe([]tape.Symbol{"AAA"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	sub.WriteTo(&buf) // the snapshot
+	var waitingAtCall []int
+	sub.SetNotify(func() {
+		var b bytes.Buffer
+		sub.WriteTo(&b) // a writer would, later; here it counts what waits
+		waitingAtCall = append(waitingAtCall, len(parseEvents(t, b.Bytes())))
+	})
+	batch := make([]stream.Record, len(recs))
+	for i, r := range recs {
+		batch[i] = stream.Record{Offset: r.off, Value: r.value, HighWater: r.off + 1}
+	}
+	h.ApplyBatch(0, batch)
+	if len(waitingAtCall) != 1 || waitingAtCall[0] != len(recs) {
+		t.Fatalf("notifications saw %v events waiting, want one with all %d", waitingAtCall, len(recs))
+	}
+}

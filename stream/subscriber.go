@@ -115,8 +115,26 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) (conflated bool) 
 		_, conflated = s.pending[f.symbol]
 		s.pending[f.symbol] = f
 	}
+	// push runs with the hub's lock held: hub.deferring is safe to read.
+	if s.notify != nil && s.hub.deferring {
+		if !s.signalled {
+			s.signalled = true
+			s.hub.deferred = append(s.hub.deferred, s)
+		}
+		return conflated
+	}
 	s.signalLocked()
 	return conflated
+}
+
+// callNotify calls the notify function, for a notification the hub deferred.
+func (s *Subscriber) callNotify() {
+	s.mu.Lock()
+	fn := s.notify
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 // signalLocked tells the writer that events wait or the stream ended.

@@ -286,8 +286,8 @@ const drainWriteGrace = time.Second
 // turn calls it, once.
 func (c *sseConn) finish() {
 	c.sched.Store(connDead)
+	c.sub.Close() // before the client sees the connection close
 	c.conn.Close()
-	c.sub.Close()
 	if c.done != nil {
 		close(c.done)
 	}
