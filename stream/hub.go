@@ -160,6 +160,10 @@ type Hub struct {
 	nsubs       int
 	scratch     []byte
 	vec         []int64
+	// While deferring (ApplyBatch), subscribers to notify are collected
+	// in deferred and notified once the batch is applied.
+	deferring bool
+	deferred  []*Subscriber
 
 	stats Stats
 }
@@ -272,16 +276,50 @@ func (h *Hub) checkReadyLocked() {
 // whose log end was highWater when it was read. Records below the hub's
 // offset (a re-delivery) are ignored.
 func (h *Hub) Apply(p int, off int64, value []byte, highWater int64) {
-	ev, err := tape.ParseEvent(value)
+	h.ApplyBatch(p, []Record{{Offset: off, Value: value, HighWater: highWater}})
+}
+
+// Record is one record of the quotes topic, for ApplyBatch.
+type Record struct {
+	Offset    int64
+	Value     []byte
+	HighWater int64 // the partition's log end when the record was read
+}
+
+// ApplyBatch applies records of partition p in order, as Apply does, and
+// tells writers about waiting events only once all are applied, so that a
+// stream that gets several of them can send them in one write. Records
+// should be what is at hand (a fetched batch), not waited for.
+func (h *Hub) ApplyBatch(p int, recs []Record) {
 	now := time.Now()
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.deferring = true
+	for _, r := range recs {
+		h.applyLocked(p, r.Offset, r.Value, r.HighWater, now)
+	}
+	h.checkReadyLocked()
+	h.deferring = false
+	woken := h.deferred
+	h.deferred = nil
+	h.mu.Unlock()
+	for i, sub := range woken {
+		sub.callNotify()
+		woken[i] = nil
+	}
+	h.mu.Lock()
+	if h.deferred == nil && cap(woken) <= 4*h.cfg.MaxSubscribers {
+		h.deferred = woken[:0]
+	}
+	h.mu.Unlock()
+}
+
+func (h *Hub) applyLocked(p int, off int64, value []byte, highWater int64, now time.Time) {
 	if p < 0 || p >= len(h.offsets) || off < h.offsets[p] {
 		return
 	}
+	ev, err := tape.ParseEvent(value)
 	h.offsets[p] = off + 1
 	h.ends[p] = max(h.ends[p], highWater, off+1)
-	defer h.checkReadyLocked()
 	if err != nil {
 		h.stats.Invalid.Add(1)
 		return

@@ -10,9 +10,11 @@ import (
 )
 
 // Subscriber is one open stream. The hub queues encoded events into it
-// without ever blocking; the connection's writer waits on Wake and calls
-// WriteTo, which writes every waiting event in one go. Safe for concurrent
-// use by the hub and one writer.
+// without ever blocking; the connection's writer is told that events wait,
+// either by a function set with SetNotify (called once per transition from
+// drained to waiting, no goroutine needed) or on the Wake channel, and
+// calls WriteTo, which writes every waiting event in one go. Safe for
+// concurrent use by the hub and one writer.
 type Subscriber struct {
 	hub     *Hub
 	symbols []tape.Symbol
@@ -30,7 +32,32 @@ type Subscriber struct {
 	lastDrain time.Time
 	err       error
 	onSlow    func()
-	wake      chan struct{}
+	// wake is made on the first call of Wake; a writer that uses
+	// SetNotify never needs it.
+	wake   chan struct{}
+	notify func()
+	// signalled is set when notify was called and WriteTo has not run
+	// since: the writer already knows, so pushes do not call it again.
+	signalled bool
+}
+
+// SetNotify sets a function called when events start waiting or the
+// stream ends, once per transition: after a call, no other until WriteTo
+// has run. It is called with the hub's locks held, so it must be quick and
+// must not call back into the hub or the subscriber. If events already
+// wait, fn is called at once.
+func (s *Subscriber) SetNotify(fn func()) {
+	s.mu.Lock()
+	s.notify = fn
+	s.signalled = false
+	waiting := len(s.queue) > 0 || len(s.pending) > 0 || s.err != nil
+	if waiting {
+		s.signalled = true
+	}
+	s.mu.Unlock()
+	if waiting {
+		fn()
+	}
 }
 
 // OnSlow sets a function called (on its own goroutine) when the stream is
@@ -47,7 +74,6 @@ func newSubscriber(h *Hub, symbols []tape.Symbol) *Subscriber {
 		hub:       h,
 		symbols:   slices.Clone(symbols),
 		lastDrain: time.Now(),
-		wake:      make(chan struct{}, 1),
 	}
 }
 
@@ -89,15 +115,58 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) (conflated bool) 
 		_, conflated = s.pending[f.symbol]
 		s.pending[f.symbol] = f
 	}
+	// push runs with the hub's lock held: hub.deferring is safe to read.
+	if s.notify != nil && s.hub.deferring {
+		if !s.signalled {
+			s.signalled = true
+			s.hub.deferred = append(s.hub.deferred, s)
+		}
+		return conflated
+	}
+	s.signalLocked()
+	return conflated
+}
+
+// callNotify calls the notify function, for a notification the hub deferred.
+func (s *Subscriber) callNotify() {
+	s.mu.Lock()
+	fn := s.notify
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
+
+// signalLocked tells the writer that events wait or the stream ended.
+func (s *Subscriber) signalLocked() {
+	if s.notify != nil {
+		if !s.signalled {
+			s.signalled = true
+			s.notify()
+		}
+		return
+	}
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	return conflated
 }
 
 // Wake is signalled when events are waiting or the stream has ended.
-func (s *Subscriber) Wake() <-chan struct{} { return s.wake }
+func (s *Subscriber) Wake() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake == nil {
+		s.wake = make(chan struct{}, 1)
+		if len(s.queue) > 0 || len(s.pending) > 0 || s.err != nil {
+			s.wake <- struct{}{}
+		}
+	}
+	return s.wake
+}
 
 // Symbols returns the symbols of the stream.
 func (s *Subscriber) Symbols() []tape.Symbol { return s.symbols }
@@ -117,6 +186,7 @@ func (s *Subscriber) WriteTo(w io.Writer) (int64, error) {
 		clear(s.pending)
 	}
 	s.lastDrain = time.Now()
+	s.signalled = false
 	err := s.err
 	s.mu.Unlock()
 
@@ -161,10 +231,7 @@ func (s *Subscriber) fail(err error) {
 func (s *Subscriber) failLocked(err error) {
 	if s.err == nil {
 		s.err = err
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.signalLocked()
 	}
 }
 

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -118,6 +119,11 @@ type Server struct {
 	stopOnce sync.Once
 	streams  sync.WaitGroup
 
+	connMu       sync.Mutex // guards the fields below
+	conns        []*sseConn // streams served by the writer pool
+	drainStarted bool
+	beating      bool // the heartbeat goroutine runs
+
 	ipMu    sync.Mutex // guards perIP
 	perIP   map[string]int
 	allowed map[string]bool // CORS origins
@@ -175,6 +181,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 func (s *Server) Drain(ctx context.Context) {
 	s.draining.Store(true)
 	s.stopOnce.Do(func() { close(s.stop) })
+	s.drainStreams()
 	done := make(chan struct{})
 	go func() { s.streams.Wait(); close(done) }()
 	select {
@@ -188,6 +195,7 @@ func (s *Server) Drain(ctx context.Context) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.stopOnce.Do(func() { close(s.stop) })
+	s.drainStreams()
 	done := make(chan struct{})
 	go func() { s.streams.Wait(); close(done) }()
 	select {
@@ -254,22 +262,36 @@ func (s *Server) events(c *fiber.Ctx) error {
 	c.Set("X-Accel-Buffering", "no")
 	s.streams.Add(1)
 	s.open.Add(1)
-	// The writer runs after this handler returns, on another goroutine:
-	// it must not touch c.
-	heartbeat, retry := s.cfg.Heartbeat, s.cfg.Retry
-	hijackStream(c, func(w flushWriter) {
-		defer s.streams.Done()
-		defer s.open.Add(-1)
-		defer s.releaseIP(ip)
-		defer sub.Close()
-		s.serveStream(w, sub, heartbeat, retry)
+	end := func() {
+		sub.Close()
+		s.releaseIP(ip)
+		s.open.Add(-1)
+		s.streams.Done()
+	}
+	if c.Method() != fiber.MethodGet { // HEAD: let Fiber skip the body
+		heartbeat, retry := s.cfg.Heartbeat, s.cfg.Retry
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer end()
+			s.serveStream(w, sub, heartbeat, retry)
+		})
+		return nil
+	}
+	// The writer pool serves the stream after this handler returns: the
+	// callback must not touch c.
+	takeOver(c, func(conn net.Conn, head []byte) {
+		if err := s.startStream(conn, head, sub, ip); err != nil {
+			s.cfg.Logger.Error("ui: cannot stream", "err", err)
+			conn.Close()
+			end()
+		}
 	})
 	return nil
 }
 
 var heartbeatLine = []byte(": \n\n")
 
-// serveStream is one connection's loop: write events when woken, a
+// serveStream is the loop of a stream written through Fiber (HEAD
+// requests; GET streams are served by the writer pool): write events when woken, a
 // heartbeat comment when idle (the only way a dead client is noticed),
 // and a jittered retry hint at shutdown so clients do not reconnect at once.
 func (s *Server) serveStream(w flushWriter, sub Stream, heartbeat, retry time.Duration) {

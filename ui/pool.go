@@ -1,0 +1,423 @@
+package ui
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Streams on taken-over connections are written by a small pool of writer
+// goroutines shared by every stream of the process, not by a goroutine per
+// connection. A stream with something to send (events, a heartbeat, its
+// end) is put on a ready queue once, on its transition from idle; a worker
+// takes it, gathers everything waiting into one chunk and sends it with one
+// non-blocking write. A write the socket cannot take whole (a slow client)
+// never blocks a worker: the stream's unsent remainder goes to a goroutine
+// of its own that waits for the socket, and the stream returns to the pool
+// once it is sent. Meanwhile the hub conflates what the client has not
+// read, so memory per client stays bounded.
+
+// A stream's sched counts notifications since a worker last took it: 0 is
+// idle; the notification that moves it from 0 queues it. A worker sets it
+// to 1 when it starts and, when done, back to 0 unless something arrived
+// meanwhile (then it queues the stream again). connDead ends counting.
+const connDead = 1 << 30
+
+// writerPool is the ready queue and its workers.
+type writerPool struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	queue   []*sseConn
+	waiting int // workers parked on cond
+}
+
+var (
+	poolOnce   sync.Once
+	sharedPool *writerPool
+)
+
+// thePool returns the process's writer pool, starting its workers: one per
+// processor the runtime may use (at least two, so that one slow gather
+// cannot hold up every stream).
+func thePool() *writerPool {
+	poolOnce.Do(func() {
+		p := &writerPool{}
+		p.cond.L = &p.mu
+		for range max(runtime.GOMAXPROCS(0), 2) {
+			go p.work()
+		}
+		sharedPool = p
+	})
+	return sharedPool
+}
+
+// push queues c; the caller owns c's turn (see sseConn.sched).
+func (p *writerPool) push(c *sseConn) {
+	p.mu.Lock()
+	p.queue = append(p.queue, c)
+	wake := p.waiting > 0
+	p.mu.Unlock()
+	if wake {
+		p.cond.Signal()
+	}
+}
+
+// batchSize bounds how many streams a worker takes off the queue at once.
+const batchSize = 32
+
+func (p *writerPool) work() {
+	w := &poolWorker{pool: p}
+	var batch []*sseConn
+	for {
+		p.mu.Lock()
+		for len(p.queue) == 0 {
+			p.waiting++
+			p.cond.Wait()
+			p.waiting--
+		}
+		n := min(len(p.queue), batchSize)
+		batch = append(batch[:0], p.queue[:n]...)
+		rest := copy(p.queue, p.queue[n:])
+		clear(p.queue[rest:])
+		p.queue = p.queue[:rest]
+		if rest > 0 && p.waiting > 0 {
+			p.cond.Signal() // share the work
+		}
+		p.mu.Unlock()
+		for i, c := range batch {
+			w.serve(c)
+			batch[i] = nil
+		}
+	}
+}
+
+// poolWorker is one writer goroutine's state: the buffer chunks are
+// gathered in, reused for every stream it serves.
+type poolWorker struct {
+	pool *writerPool
+	buf  []byte
+}
+
+// appendWriter is an io.Writer appending to a byte slice.
+type appendWriter struct{ b *[]byte }
+
+func (w appendWriter) Write(p []byte) (int, error) {
+	*w.b = append(*w.b, p...)
+	return len(p), nil
+}
+
+var lastChunk = []byte("0\r\n\r\n")
+
+// maxKeptBuffer bounds a worker's buffer between streams.
+const maxKeptBuffer = 64 << 10
+
+// serve gathers and sends everything c has waiting; the caller owns c's turn.
+func (w *poolWorker) serve(c *sseConn) {
+	c.sched.Store(1)
+	// Room in front of the chunk for the response headers (first write
+	// only) and the chunk's size line, filled in once the size is known.
+	room := len(c.head) + chunkRoom
+	b := w.buf[:0]
+	if cap(b) < room+512 {
+		b = make([]byte, 0, max(room+512, 4096))
+	}
+	b = b[:room]
+	if c.head != nil {
+		b = AppendRetry(b, c.retry.Milliseconds())
+	}
+	_, err := c.sub.WriteTo(appendWriter{&b})
+	ending := err != nil
+	if !ending && c.closing.Load() {
+		ending = true
+		jitter := time.Duration(rand.Int64N(int64(max(c.retry, time.Second))))
+		b = AppendRetry(b, (c.retry + jitter).Milliseconds())
+	}
+	if c.beat.Swap(false) && len(b) == room {
+		b = append(b, heartbeatLine...)
+	}
+	start := room
+	if len(b) > room { // frame the chunk
+		size := len(b) - room
+		var line [chunkRoom]byte
+		n := len(line) - 2
+		line[n], line[n+1] = '\r', '\n'
+		for v := size; ; v >>= 4 {
+			n--
+			line[n] = "0123456789abcdef"[v&0xf]
+			if v < 16 {
+				break
+			}
+		}
+		start = room - (len(line) - n)
+		copy(b[start:], line[n:])
+		b = append(b, '\r', '\n')
+		if c.head != nil {
+			start -= len(c.head)
+			copy(b[start:], c.head)
+			c.head = nil
+		}
+	}
+	if ending && c.head == nil {
+		b = append(b, lastChunk...)
+	}
+	out := b[start:]
+	if cap(b) <= maxKeptBuffer {
+		w.buf = b[:0]
+	} else {
+		w.buf = nil
+	}
+	if len(out) > 0 {
+		n, werr := c.writeNow(out)
+		switch {
+		case werr == syscall.EAGAIN:
+			// The socket is full: the rest waits for it on its own
+			// goroutine, and this worker moves on.
+			rest := append([]byte(nil), out[n:]...)
+			go c.writeSlow(rest, ending)
+			return
+		case werr != nil:
+			c.finish()
+			return
+		}
+		c.wrote.Store(true)
+	}
+	if ending {
+		c.finish()
+		return
+	}
+	c.release()
+}
+
+// sseConn is one stream on a taken-over connection.
+type sseConn struct {
+	srv   *Server
+	pool  *writerPool
+	conn  net.Conn
+	raw   syscall.RawConn
+	sub   Stream
+	ip    string
+	retry time.Duration
+	head  []byte // response headers, until the first write
+	index int    // in srv.conns; guarded by srv.connMu
+
+	sched   atomic.Int32
+	wrote   atomic.Bool // written since the last heartbeat check
+	beat    atomic.Bool // a heartbeat is due
+	closing atomic.Bool // its moment in the drain window has come
+	slow    atomic.Bool // a goroutine of its own is writing
+	done    chan struct{}
+}
+
+// notify queues c to be served, unless it is already queued or being served.
+func (c *sseConn) notify() {
+	if c.sched.Add(1) == 1 {
+		c.pool.push(c)
+	}
+}
+
+// release ends the turn of whoever served c, queueing it again if it was
+// notified meanwhile.
+func (c *sseConn) release() {
+	if !c.sched.CompareAndSwap(1, 0) {
+		c.sched.Store(1)
+		c.pool.push(c)
+	}
+}
+
+// writeNow writes p without waiting for the socket: it returns EAGAIN with
+// the count written when the socket's buffer is full.
+func (c *sseConn) writeNow(p []byte) (int, error) {
+	var n int
+	var werr error
+	err := c.raw.Control(func(fd uintptr) {
+		for len(p) > 0 {
+			k, e := syscall.Write(int(fd), p)
+			if k > 0 {
+				n += k
+				p = p[k:]
+			}
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != nil {
+				werr = e
+				return
+			}
+			if k <= 0 {
+				werr = syscall.EIO
+				return
+			}
+		}
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}
+
+// writeSlow sends p, waiting for the socket as long as it takes (a stalled
+// client is disconnected by the hub, which closes the connection), then
+// gives c back to the pool.
+func (c *sseConn) writeSlow(p []byte, ending bool) {
+	c.slow.Store(true)
+	if c.closing.Load() {
+		c.conn.SetWriteDeadline(time.Now().Add(drainWriteGrace))
+	}
+	_, err := c.conn.Write(p)
+	c.slow.Store(false)
+	if err != nil || ending {
+		c.finish()
+		return
+	}
+	c.wrote.Store(true)
+	c.release()
+}
+
+// drainWriteGrace is how long a stream whose client reads slowly may take
+// to send what it has once its moment in the drain window came.
+const drainWriteGrace = time.Second
+
+// finish ends the stream and frees what it held; only the owner of c's
+// turn calls it, once.
+func (c *sseConn) finish() {
+	c.sched.Store(connDead)
+	c.sub.Close() // before the client sees the connection close
+	c.conn.Close()
+	if c.done != nil {
+		close(c.done)
+	}
+	s := c.srv
+	s.unregister(c)
+	s.releaseIP(c.ip)
+	s.open.Add(-1)
+	s.streams.Done()
+}
+
+// startDrain marks c to end: it is served once more with a retry hint and
+// the last chunk.
+func (c *sseConn) startDrain() {
+	c.closing.Store(true)
+	if c.slow.Load() {
+		// Its own goroutine waits for the client to read: bound the wait.
+		c.conn.SetWriteDeadline(time.Now().Add(drainWriteGrace))
+	}
+	c.notify()
+}
+
+// errNotTCP reports a taken-over connection without a file descriptor.
+var errNotTCP = errors.New("ui: stream connection has no file descriptor")
+
+// startStream registers a stream on a taken-over connection with the pool.
+func (s *Server) startStream(conn net.Conn, head []byte, sub Stream, ip string) error {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return errNotTCP
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	c := &sseConn{srv: s, pool: thePool(), conn: conn, raw: raw, sub: sub, ip: ip, retry: s.cfg.Retry, head: head}
+	c.sched.Store(1) // this goroutine's turn, until the first push below
+	s.register(c)
+	if n, ok := sub.(interface{ SetNotify(func()) }); ok {
+		n.SetNotify(c.notify)
+	} else {
+		// A Stream that only has Wake: one goroutine forwards it.
+		c.done = make(chan struct{})
+		wake := sub.Wake()
+		go func() {
+			for {
+				select {
+				case <-wake:
+					c.notify()
+				case <-c.done:
+					return
+				}
+			}
+		}()
+	}
+	// The first write sends the headers and the retry hint even when no
+	// event waits yet; notifications until then only counted.
+	c.pool.push(c)
+	return nil
+}
+
+func (s *Server) register(c *sseConn) {
+	s.connMu.Lock()
+	c.index = len(s.conns)
+	s.conns = append(s.conns, c)
+	draining := s.drainStarted
+	if !s.beating {
+		s.beating = true
+		go s.heartbeats()
+	}
+	s.connMu.Unlock()
+	if draining {
+		time.AfterFunc(time.Duration(rand.Int64N(int64(s.cfg.Drain)+1)), c.startDrain)
+	}
+}
+
+func (s *Server) unregister(c *sseConn) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	i := c.index
+	if i < 0 || i >= len(s.conns) || s.conns[i] != c {
+		return
+	}
+	last := len(s.conns) - 1
+	s.conns[i] = s.conns[last]
+	s.conns[i].index = i
+	s.conns[last] = nil
+	s.conns = s.conns[:last]
+	c.index = -1
+}
+
+// drainStreams gives every stream a random moment in the drain window at
+// which it ends.
+func (s *Server) drainStreams() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.drainStarted {
+		return
+	}
+	s.drainStarted = true
+	for _, c := range s.conns {
+		time.AfterFunc(time.Duration(rand.Int64N(int64(s.cfg.Drain)+1)), c.startDrain)
+	}
+}
+
+// heartbeats sends a comment on every stream nothing was written to for
+// half the heartbeat interval, checking twice an interval: no stream goes
+// much longer than an interval without a write, and busy streams get none.
+// A dead client is found when a write fails.
+func (s *Server) heartbeats() {
+	tick := time.NewTicker(max(s.cfg.Heartbeat/2, time.Millisecond))
+	defer tick.Stop()
+	var due []*sseConn
+	for range tick.C {
+		s.connMu.Lock()
+		if len(s.conns) == 0 && s.drainStarted {
+			s.beating = false
+			s.connMu.Unlock()
+			return
+		}
+		for _, c := range s.conns {
+			if !c.wrote.Swap(false) {
+				due = append(due, c)
+			}
+		}
+		s.connMu.Unlock()
+		for i, c := range due {
+			c.beat.Store(true)
+			c.notify()
+			due[i] = nil
+		}
+		due = due[:0]
+	}
+}
