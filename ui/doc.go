@@ -4,8 +4,11 @@
 // quotes through the small Quotes interface, so it does not import the
 // stream package; cmd/tape wires them.
 //
-// A Server is safe for concurrent use. Each SSE stream runs on its own
-// goroutine, writing chunked frames straight to the connection it took
-// over after the handshake; the stream's heartbeat is the only way a dead
-// client is noticed. Feed data reaches HTML only through templ's escaping.
+// A Server is safe for concurrent use. SSE streams own no goroutine: the
+// connection is taken over after the handshake and a small pool of writer
+// goroutines, shared by every stream, writes each stream's waiting frames
+// as one chunk when the hub signals it; a stream whose socket is full is
+// handed to a goroutine of its own until it drains. One ticker sends
+// heartbeats to idle streams, which is how a dead client is noticed. Feed
+// data reaches HTML only through templ's escaping.
 package ui
