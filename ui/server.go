@@ -254,8 +254,13 @@ func (s *Server) events(c *fiber.Ctx) error {
 	if k, ok := sub.(interface{ OnSlow(func()) }); ok {
 		// A stalled client may block its writer in a write; closing the
 		// connection is what frees it.
-		conn := c.Context().Conn()
-		k.OnSlow(func() { conn.Close() })
+		conn, log := c.Context().Conn(), s.cfg.Logger
+		remote, n := conn.RemoteAddr().String(), len(syms)
+		k.OnSlow(func() {
+			log.Warn("ui: disconnected a stalled stream; it resumes from its last id when it returns",
+				"client", remote, "symbols", n)
+			conn.Close()
+		})
 	}
 	c.Set("Content-Type", "text/event-stream")
 	c.Set("Cache-Control", "no-cache")
