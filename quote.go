@@ -3,6 +3,7 @@ package tape
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -278,25 +279,7 @@ func appendPrice(dst []byte, key string, p Price) []byte {
 
 func appendInt(dst []byte, key string, v int64) []byte {
 	dst = append(dst, key...)
-	return appendInt64(dst, v)
-}
-
-func appendInt64(dst []byte, v int64) []byte {
-	if v < 0 {
-		dst = append(dst, '-')
-		v = -v
-	}
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return append(dst, buf[i:]...)
+	return strconv.AppendInt(dst, v, 10)
 }
 
 const hexDigits = "0123456789abcdef"

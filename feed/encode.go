@@ -8,17 +8,18 @@ import (
 	"time"
 
 	"tape"
+	"tape/ingest"
 )
 
-// Names of the formats an Encoder writes; they match the format names the
-// ingest package reads and the "format" header of the raw topic.
+// Names of the formats an Encoder writes: the ingest package's names, which
+// are also the "format" header of the raw topic.
 const (
-	FormatTape    = "tape"
-	FormatPolygon = "polygon"
-	FormatAlpaca  = "alpaca"
-	FormatFinnhub = "finnhub"
-	FormatFIX     = "fix"
-	FormatCSV     = "csv"
+	FormatTape    = ingest.FormatTape
+	FormatPolygon = ingest.FormatPolygon
+	FormatAlpaca  = ingest.FormatAlpaca
+	FormatFinnhub = ingest.FormatFinnhub
+	FormatFIX     = ingest.FormatFIX
+	FormatCSV     = ingest.FormatCSV
 )
 
 // formats lists the format names in the order Formats reports them.

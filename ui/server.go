@@ -193,15 +193,7 @@ func (s *Server) Drain(ctx context.Context) {
 // Shutdown drains (see Drain) and stops the server, waiting at most until
 // ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.draining.Store(true)
-	s.stopOnce.Do(func() { close(s.stop) })
-	s.drainStreams()
-	done := make(chan struct{})
-	go func() { s.streams.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	s.Drain(ctx)
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(5 * time.Second)

@@ -1,6 +1,9 @@
 package ui
 
-import "bytes"
+import (
+	"bytes"
+	"strconv"
+)
 
 // SSE framing. A field value ends at CR, LF or CRLF (WHATWG HTML, "event
 // stream interpretation"), so an id or event name keeps only the bytes
@@ -63,20 +66,6 @@ func appendData(dst, v []byte) []byte {
 // AppendRetry appends a retry hint in milliseconds.
 func AppendRetry(dst []byte, ms int64) []byte {
 	dst = append(dst, "retry: "...)
-	dst = appendUint(dst, uint64(max(ms, 0)))
+	dst = strconv.AppendInt(dst, max(ms, 0), 10)
 	return append(dst, "\n\n"...)
-}
-
-func appendUint(dst []byte, v uint64) []byte {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return append(dst, buf[i:]...)
 }

@@ -168,40 +168,18 @@ func TestIngesterKilledMidStreamLosesNothing(t *testing.T) {
 
 	// Read quotes until every raw position has its event (or time is up):
 	// repeats are allowed, gaps are not.
-	raws := readTopic(t, brokers, tt.raw, n, 60*time.Second)
-	want := map[string]bool{}
-	for _, m := range raws {
-		want[fmt.Sprintf("%s/%d/%d/0", tt.raw, m.Partition, m.Offset)] = true
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: strings.Split(brokers, ","), Topic: tt.quotes, GroupID: "check-" + id,
-		StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second})
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	seen := map[string]int{}
-	total := 0
-	for len(seen) < len(want) {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			break
-		}
-		var q quoteJSON
-		if err := json.Unmarshal(m.Value, &q); err != nil {
-			t.Fatalf("quote %s: %v", m.Value, err)
-		}
-		seen[q.Origin]++
-		total++
-	}
+	want := rawOrigins(t, brokers, tt, n)
+	seen, total := quoteOrigins(t, brokers, tt, id, want, 120*time.Second)
 	var missing []string
 	for origin := range want {
 		if seen[origin] == 0 {
 			missing = append(missing, origin)
 		}
 	}
-	t.Logf("%d raw, %d quotes read, %d distinct origins, %d repeats after the kill", len(raws), total, len(seen), total-len(seen))
-	if len(raws) != n || len(missing) > 0 {
+	t.Logf("%d raw, %d quotes read, %d distinct origins, %d repeats after the kill", len(want), total, len(seen), total-len(seen))
+	if len(want) != n || len(missing) > 0 {
 		sort.Strings(missing)
-		t.Fatalf("%d of %d raw messages have no quote, e.g. %v", len(missing), len(raws), missing[:min(5, len(missing))])
+		t.Fatalf("%d of %d raw messages have no quote, e.g. %v", len(missing), len(want), missing[:min(5, len(missing))])
 	}
 }
 

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,32 +117,11 @@ func TestTwoIngestersOneKilled(t *testing.T) {
 	}
 	victim.Wait()
 
-	want := map[string]bool{}
-	for _, m := range readTopic(t, brokers, tt.raw, n, 60*time.Second) {
-		want[fmt.Sprintf("%s/%d/%d/0", tt.raw, m.Partition, m.Offset)] = true
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: strings.Split(brokers, ","), Topic: tt.quotes, GroupID: "check-" + id,
-		StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second})
-	defer r.Close()
-	ctx := t.Context()
-	deadline := time.Now().Add(90 * time.Second)
-	seen := map[string]bool{}
-	total := 0
-	for len(seen) < len(want) && time.Now().Before(deadline) {
-		rctx, cancel := context.WithTimeout(ctx, time.Until(deadline))
-		m, err := r.ReadMessage(rctx)
-		cancel()
-		if err != nil {
-			break
-		}
-		var q struct{ Origin string }
-		json.Unmarshal(m.Value, &q)
-		seen[q.Origin] = true
-		total++
-	}
+	want := rawOrigins(t, brokers, tt, n)
+	seen, total := quoteOrigins(t, brokers, tt, id, want, 90*time.Second)
 	var missing, unexpected []string
 	for o := range want {
-		if !seen[o] {
+		if seen[o] == 0 {
 			missing = append(missing, o)
 		}
 	}

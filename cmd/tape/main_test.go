@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -312,4 +313,44 @@ func kcat(t testing.TB, stdin string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kcat %v: %v\n%s", args, err, out)
 	}
+}
+
+// rawOrigins returns the origin id the event of every message on the raw
+// topic must carry (one event per message), reading n messages.
+func rawOrigins(t testing.TB, brokers string, tt testTopics, n int) map[string]bool {
+	t.Helper()
+	want := map[string]bool{}
+	for _, m := range readTopic(t, brokers, tt.raw, n, 60*time.Second) {
+		want[fmt.Sprintf("%s/%d/%d/0", tt.raw, m.Partition, m.Offset)] = true
+	}
+	return want
+}
+
+// quoteOrigins reads the quotes topic until every origin in want has been
+// seen or timeout passes, and returns how often each origin came and how
+// many quotes were read. Repeats (after a crash) are counted, not hidden.
+func quoteOrigins(t testing.TB, brokers string, tt testTopics, id string, want map[string]bool, timeout time.Duration) (map[string]int, int) {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: strings.Split(brokers, ","), Topic: tt.quotes, GroupID: "check-" + id,
+		StartOffset: kafka.FirstOffset, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	seen := map[string]int{}
+	total, found := 0, 0
+	for found < len(want) {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			break
+		}
+		var q struct{ Origin string }
+		if err := json.Unmarshal(m.Value, &q); err != nil {
+			t.Fatalf("quote %s: %v", m.Value, err)
+		}
+		if seen[q.Origin]++; seen[q.Origin] == 1 && want[q.Origin] {
+			found++
+		}
+		total++
+	}
+	return seen, total
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -107,7 +108,7 @@ func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io
 	}
 	for _, t := range want {
 		state := "exists"
-		if contains(created, t.Topic) {
+		if slices.Contains(created, t.Topic) {
 			state = "created"
 		}
 		note := ""
@@ -148,13 +149,4 @@ func cleanupPolicy(ctx context.Context, client *kafka.Client, topic string) (str
 		}
 	}
 	return "", nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
