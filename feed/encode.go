@@ -8,22 +8,10 @@ import (
 	"time"
 
 	"tape"
-	"tape/ingest"
-)
-
-// Names of the formats an Encoder writes: the ingest package's names, which
-// are also the "format" header of the raw topic.
-const (
-	FormatTape    = ingest.FormatTape
-	FormatPolygon = ingest.FormatPolygon
-	FormatAlpaca  = ingest.FormatAlpaca
-	FormatFinnhub = ingest.FormatFinnhub
-	FormatFIX     = ingest.FormatFIX
-	FormatCSV     = ingest.FormatCSV
 )
 
 // formats lists the format names in the order Formats reports them.
-var formats = []string{FormatTape, FormatPolygon, FormatAlpaca, FormatFinnhub, FormatFIX, FormatCSV}
+var formats = []string{tape.FormatTape, tape.FormatPolygon, tape.FormatAlpaca, tape.FormatFinnhub, tape.FormatFIX, tape.FormatCSV}
 
 // Formats returns the names of the formats an Encoder writes.
 func Formats() []string { return slices.Clone(formats) }
@@ -95,23 +83,23 @@ func (e *Encoder) Append(dst []byte, ev tape.Event) ([]byte, error) {
 	if err := ev.Validate(); err != nil {
 		return dst, fmt.Errorf("feed: %w", err)
 	}
-	if e.format == FormatFinnhub && ev.Kind&tape.KindTrade == 0 {
+	if e.format == tape.FormatFinnhub && ev.Kind&tape.KindTrade == 0 {
 		return dst, ErrUnsupported
 	}
 	seq := e.seq + 1
 	switch e.format {
-	case FormatTape:
+	case tape.FormatTape:
 		ev.Origin = ""
 		dst = ev.AppendJSON(dst)
-	case FormatPolygon:
+	case tape.FormatPolygon:
 		dst = appendPolygon(dst, &ev, seq)
-	case FormatAlpaca:
+	case tape.FormatAlpaca:
 		dst = appendAlpaca(dst, &ev, seq)
-	case FormatFinnhub:
+	case tape.FormatFinnhub:
 		dst = appendFinnhub(dst, &ev)
-	case FormatFIX:
+	case tape.FormatFIX:
 		dst = appendFIX(dst, &ev, seq)
-	case FormatCSV:
+	case tape.FormatCSV:
 		dst = appendCSV(dst, &ev)
 	}
 	e.seq = seq

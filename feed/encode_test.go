@@ -44,29 +44,29 @@ func TestEncodeGolden(t *testing.T) {
 		ev     tape.Event
 		want   string
 	}{
-		{feed.FormatTape, quote, `{"symbol":"AAPL","kind":"quote","bid":"187.42","bid_size":300,"ask":"187.44","ask_size":200,"ts":"2026-11-20T14:30:00.123456789Z","source":"feed","origin":""}`},
-		{feed.FormatTape, trade, `{"symbol":"AAPL","kind":"trade","last":"187.50","size":100,"volume":0,"open":null,"high":null,"low":null,"ts":"2026-11-20T14:30:00.123456789Z","source":"feed","origin":""}`},
+		{tape.FormatTape, quote, `{"symbol":"AAPL","kind":"quote","bid":"187.42","bid_size":300,"ask":"187.44","ask_size":200,"ts":"2026-11-20T14:30:00.123456789Z","source":"feed","origin":""}`},
+		{tape.FormatTape, trade, `{"symbol":"AAPL","kind":"trade","last":"187.50","size":100,"volume":0,"open":null,"high":null,"low":null,"ts":"2026-11-20T14:30:00.123456789Z","source":"feed","origin":""}`},
 
-		{feed.FormatPolygon, quote, `{"ev":"Q","sym":"AAPL","bx":12,"bp":187.42,"bs":300,"ax":11,"ap":187.44,"as":200,"c":0,"t":1795185000123}`},
-		{feed.FormatPolygon, trade, `{"ev":"T","sym":"AAPL","x":12,"i":"1","z":2,"p":187.50,"s":100,"c":[0],"t":1795185000123}`},
-		{feed.FormatPolygon, both, `[{"ev":"Q","sym":"EUR/USD","bx":11,"bp":1.08123,"bs":1000000,"ax":19,"ap":1.08125,"as":500000,"c":0,"t":1795185000123},{"ev":"T","sym":"EUR/USD","x":11,"i":"1","z":2,"p":1.08124,"s":200000,"c":[0],"t":1795185000123}]`},
+		{tape.FormatPolygon, quote, `{"ev":"Q","sym":"AAPL","bx":12,"bp":187.42,"bs":300,"ax":11,"ap":187.44,"as":200,"c":0,"t":1795185000123}`},
+		{tape.FormatPolygon, trade, `{"ev":"T","sym":"AAPL","x":12,"i":"1","z":2,"p":187.50,"s":100,"c":[0],"t":1795185000123}`},
+		{tape.FormatPolygon, both, `[{"ev":"Q","sym":"EUR/USD","bx":11,"bp":1.08123,"bs":1000000,"ax":19,"ap":1.08125,"as":500000,"c":0,"t":1795185000123},{"ev":"T","sym":"EUR/USD","x":11,"i":"1","z":2,"p":1.08124,"s":200000,"c":[0],"t":1795185000123}]`},
 
-		{feed.FormatAlpaca, quote, `[{"T":"q","S":"AAPL","bx":"Q","bp":187.42,"bs":300,"ax":"P","ap":187.44,"as":200,"c":["R"],"z":"B","t":"2026-11-20T14:30:00.123456789Z"}]`},
-		{feed.FormatAlpaca, trade, `[{"T":"t","S":"AAPL","i":1,"x":"Q","p":187.50,"s":100,"c":["@"],"z":"B","t":"2026-11-20T14:30:00.123456789Z"}]`},
-		{feed.FormatAlpaca, both, `[{"T":"q","S":"EUR/USD","bx":"P","bp":1.08123,"bs":1000000,"ax":"Z","ap":1.08125,"as":500000,"c":["R"],"z":"B","t":"2026-11-20T14:30:00.123456789Z"},{"T":"t","S":"EUR/USD","i":1,"x":"P","p":1.08124,"s":200000,"c":["@"],"z":"B","t":"2026-11-20T14:30:00.123456789Z"}]`},
+		{tape.FormatAlpaca, quote, `[{"T":"q","S":"AAPL","bx":"Q","bp":187.42,"bs":300,"ax":"P","ap":187.44,"as":200,"c":["R"],"z":"B","t":"2026-11-20T14:30:00.123456789Z"}]`},
+		{tape.FormatAlpaca, trade, `[{"T":"t","S":"AAPL","i":1,"x":"Q","p":187.50,"s":100,"c":["@"],"z":"B","t":"2026-11-20T14:30:00.123456789Z"}]`},
+		{tape.FormatAlpaca, both, `[{"T":"q","S":"EUR/USD","bx":"P","bp":1.08123,"bs":1000000,"ax":"Z","ap":1.08125,"as":500000,"c":["R"],"z":"B","t":"2026-11-20T14:30:00.123456789Z"},{"T":"t","S":"EUR/USD","i":1,"x":"P","p":1.08124,"s":200000,"c":["@"],"z":"B","t":"2026-11-20T14:30:00.123456789Z"}]`},
 
-		{feed.FormatFinnhub, trade, `{"type":"trade","data":[{"s":"AAPL","p":187.50,"t":1795185000123,"v":100,"c":["1"]}]}`},
-		{feed.FormatFinnhub, both, `{"type":"trade","data":[{"s":"EUR/USD","p":1.08124,"t":1795185000123,"v":200000,"c":["1"]}]}`},
+		{tape.FormatFinnhub, trade, `{"type":"trade","data":[{"s":"AAPL","p":187.50,"t":1795185000123,"v":100,"c":["1"]}]}`},
+		{tape.FormatFinnhub, both, `{"type":"trade","data":[{"s":"EUR/USD","p":1.08124,"t":1795185000123,"v":200000,"c":["1"]}]}`},
 
-		{feed.FormatFIX, quote, `8=FIX.4.4|9=135|35=X|49=FEED|56=TAPE|34=1|52=20261120-14:30:00.123|268=2|279=0|269=0|55=AAPL|270=187.42|271=300|279=0|269=1|55=AAPL|270=187.44|271=200|10=031|`},
-		{feed.FormatFIX, trade, `8=FIX.4.4|9=96|35=X|49=FEED|56=TAPE|34=1|52=20261120-14:30:00.123|268=1|279=0|269=2|55=AAPL|270=187.50|271=100|10=150|`},
-		{feed.FormatFIX, both, `8=FIX.4.4|9=196|35=X|49=FEED|56=TAPE|34=1|52=20261120-14:30:00.123|268=3|279=0|269=0|55=EUR/USD|270=1.08123|271=1000000|279=0|269=1|55=EUR/USD|270=1.08125|271=500000|279=0|269=2|55=EUR/USD|270=1.08124|271=200000|10=155|`},
-		{feed.FormatFIX, oneSided, `8=FIX.4.4|9=97|35=X|49=FEED|56=TAPE|34=1|52=20261120-14:30:00.123|268=1|279=0|269=0|55=BRK.B|270=470.01|271=100|10=189|`},
+		{tape.FormatFIX, quote, `8=FIX.4.4|9=135|35=X|49=FEED|56=TAPE|34=1|52=20261120-14:30:00.123|268=2|279=0|269=0|55=AAPL|270=187.42|271=300|279=0|269=1|55=AAPL|270=187.44|271=200|10=031|`},
+		{tape.FormatFIX, trade, `8=FIX.4.4|9=96|35=X|49=FEED|56=TAPE|34=1|52=20261120-14:30:00.123|268=1|279=0|269=2|55=AAPL|270=187.50|271=100|10=150|`},
+		{tape.FormatFIX, both, `8=FIX.4.4|9=196|35=X|49=FEED|56=TAPE|34=1|52=20261120-14:30:00.123|268=3|279=0|269=0|55=EUR/USD|270=1.08123|271=1000000|279=0|269=1|55=EUR/USD|270=1.08125|271=500000|279=0|269=2|55=EUR/USD|270=1.08124|271=200000|10=155|`},
+		{tape.FormatFIX, oneSided, `8=FIX.4.4|9=97|35=X|49=FEED|56=TAPE|34=1|52=20261120-14:30:00.123|268=1|279=0|269=0|55=BRK.B|270=470.01|271=100|10=189|`},
 
-		{feed.FormatCSV, quote, `AAPL,2026-11-20T14:30:00.123456789Z,187.42,187.44,,`},
-		{feed.FormatCSV, trade, `AAPL,2026-11-20T14:30:00.123456789Z,,,187.50,100`},
-		{feed.FormatCSV, both, `EUR/USD,2026-11-20T14:30:00.123456789Z,1.08123,1.08125,1.08124,200000`},
-		{feed.FormatCSV, oneSided, `BRK.B,2026-11-20T14:30:00.123456789Z,470.01,,,`},
+		{tape.FormatCSV, quote, `AAPL,2026-11-20T14:30:00.123456789Z,187.42,187.44,,`},
+		{tape.FormatCSV, trade, `AAPL,2026-11-20T14:30:00.123456789Z,,,187.50,100`},
+		{tape.FormatCSV, both, `EUR/USD,2026-11-20T14:30:00.123456789Z,1.08123,1.08125,1.08124,200000`},
+		{tape.FormatCSV, oneSided, `BRK.B,2026-11-20T14:30:00.123456789Z,470.01,,,`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format+" "+tt.ev.Kind.String()+" "+strings.ReplaceAll(string(tt.ev.Symbol), "/", ""), func(t *testing.T) {
@@ -75,7 +75,7 @@ func TestEncodeGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := "prefix " + tt.want
-			if tt.format == feed.FormatFIX {
+			if tt.format == tape.FormatFIX {
 				want = strings.ReplaceAll(want, "|", "\x01")
 			}
 			if string(got) != want {
@@ -92,13 +92,13 @@ func TestEncodeErrors(t *testing.T) {
 		ev     tape.Event
 		want   error // nil: any error that is neither of the sentinels
 	}{
-		{"finnhub has no quotes", feed.FormatFinnhub, quote, feed.ErrUnsupported},
+		{"finnhub has no quotes", tape.FormatFinnhub, quote, feed.ErrUnsupported},
 		{"unknown format", "bloomberg", quote, feed.ErrFormat},
 		{"format names are exact", "Polygon", quote, feed.ErrFormat},
-		{"no kind", feed.FormatPolygon, tape.Event{Symbol: "AAPL", Time: stamp}, nil},
-		{"invalid symbol", feed.FormatCSV, tape.Event{Symbol: "A,B", Kind: tape.KindTrade, Last: 1, Time: stamp}, nil},
-		{"no time", feed.FormatFIX, tape.Event{Symbol: "AAPL", Kind: tape.KindTrade, Last: 1}, nil},
-		{"no prices", feed.FormatAlpaca, tape.Event{Symbol: "AAPL", Kind: tape.KindQuote, Time: stamp}, nil},
+		{"no kind", tape.FormatPolygon, tape.Event{Symbol: "AAPL", Time: stamp}, nil},
+		{"invalid symbol", tape.FormatCSV, tape.Event{Symbol: "A,B", Kind: tape.KindTrade, Last: 1, Time: stamp}, nil},
+		{"no time", tape.FormatFIX, tape.Event{Symbol: "AAPL", Kind: tape.KindTrade, Last: 1}, nil},
+		{"no prices", tape.FormatAlpaca, tape.Event{Symbol: "AAPL", Kind: tape.KindQuote, Time: stamp}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestEncodeErrors(t *testing.T) {
 // TestEncoderSequence checks that messages are numbered as a FIX session
 // numbers them, and that a message not written takes no number.
 func TestEncoderSequence(t *testing.T) {
-	enc, err := feed.NewEncoder(feed.FormatFIX)
+	enc, err := feed.NewEncoder(tape.FormatFIX)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestEncoderSequence(t *testing.T) {
 // FIX messages, computed here independently of the encoder.
 func TestFIXFraming(t *testing.T) {
 	g := mustGenerator(t, feed.Config{Seed: 1, NumSymbols: 60, Start: session})
-	enc, err := feed.NewEncoder(feed.FormatFIX)
+	enc, err := feed.NewEncoder(tape.FormatFIX)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestFIXFraming(t *testing.T) {
 		}
 	}
 	for _, ev := range []tape.Event{quote, trade, both, oneSided} {
-		msg, err := feed.Encode(feed.FormatFIX, nil, ev)
+		msg, err := feed.Encode(tape.FormatFIX, nil, ev)
 		if err != nil {
 			t.Fatal(err)
 		}

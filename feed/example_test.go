@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"tape"
 	"tape/feed"
 )
 
@@ -19,7 +20,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	enc, _ := feed.NewEncoder(feed.FormatCSV)
+	enc, _ := feed.NewEncoder(tape.FormatCSV)
 	for range 6 {
 		msg, _ := enc.Append(nil, g.Next())
 		fmt.Println(string(msg))

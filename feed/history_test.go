@@ -56,7 +56,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // TestHistoryRecordings checks that the converted history in
 // testdata/history reads back through the ingest package, in time order.
 func TestHistoryRecordings(t *testing.T) {
-	reader, _ := ingest.Lookup(ingest.FormatTape)
+	reader, _ := ingest.Lookup(tape.FormatTape)
 	for _, file := range []string{"sp500-daily.tape.jsonl.gz", "sp500-monthly.tape.jsonl.gz", "stocks-monthly.tape.jsonl.gz"} {
 		t.Run(file, func(t *testing.T) {
 			lines := bytes.Split(bytes.TrimSpace(readGzip(t, filepath.Join("..", "testdata", "history", file))), []byte("\n"))

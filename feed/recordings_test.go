@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tape"
 	"tape/feed"
 	"tape/replay"
 )
@@ -27,18 +28,18 @@ func TestRecordings(t *testing.T) {
 		cfg      feed.Config
 		malform  int
 	}{
-		{"session.tape.jsonl.gz", feed.FormatTape, 5 * time.Minute, small, 0},
-		{"session.polygon.jsonl.gz", feed.FormatPolygon, 5 * time.Minute, small, 0},
-		{"session.alpaca.jsonl.gz", feed.FormatAlpaca, time.Minute, small, 0},
-		{"session.finnhub.jsonl.gz", feed.FormatFinnhub, time.Minute, small, 0},
-		{"session.fix.txt.gz", feed.FormatFIX, time.Minute, small, 0},
-		{"session.csv.gz", feed.FormatCSV, time.Minute, small, 0},
-		{"open30m.tape.jsonl.gz", feed.FormatTape, 30 * time.Minute, open30m, open30mMalformEvery},
-		{"open30m.polygon.jsonl.gz", feed.FormatPolygon, 30 * time.Minute, open30m, open30mMalformEvery},
-		{"open30m.alpaca.jsonl.gz", feed.FormatAlpaca, 30 * time.Minute, open30m, open30mMalformEvery},
-		{"open30m.finnhub.jsonl.gz", feed.FormatFinnhub, 30 * time.Minute, open30m, open30mMalformEvery},
-		{"open30m.fix.txt.gz", feed.FormatFIX, 30 * time.Minute, open30m, open30mMalformEvery},
-		{"open30m.csv.gz", feed.FormatCSV, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"session.tape.jsonl.gz", tape.FormatTape, 5 * time.Minute, small, 0},
+		{"session.polygon.jsonl.gz", tape.FormatPolygon, 5 * time.Minute, small, 0},
+		{"session.alpaca.jsonl.gz", tape.FormatAlpaca, time.Minute, small, 0},
+		{"session.finnhub.jsonl.gz", tape.FormatFinnhub, time.Minute, small, 0},
+		{"session.fix.txt.gz", tape.FormatFIX, time.Minute, small, 0},
+		{"session.csv.gz", tape.FormatCSV, time.Minute, small, 0},
+		{"open30m.tape.jsonl.gz", tape.FormatTape, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.polygon.jsonl.gz", tape.FormatPolygon, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.alpaca.jsonl.gz", tape.FormatAlpaca, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.finnhub.jsonl.gz", tape.FormatFinnhub, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.fix.txt.gz", tape.FormatFIX, 30 * time.Minute, open30m, open30mMalformEvery},
+		{"open30m.csv.gz", tape.FormatCSV, 30 * time.Minute, open30m, open30mMalformEvery},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"tape"
 	"tape/feed"
 	"tape/ingest"
 )
@@ -25,7 +26,7 @@ func TestIngestReadsWhatFeedWrites(t *testing.T) {
 			}
 			resolution := time.Nanosecond
 			switch format {
-			case feed.FormatPolygon, feed.FormatFinnhub, feed.FormatFIX:
+			case tape.FormatPolygon, tape.FormatFinnhub, tape.FormatFIX:
 				resolution = time.Millisecond
 			}
 			g := mustGenerator(t, feed.Config{Seed: 1, NumSymbols: 60, Start: session})
@@ -44,7 +45,7 @@ func TestIngestReadsWhatFeedWrites(t *testing.T) {
 				}
 				want := ev
 				want.Time = ev.Time.Truncate(resolution)
-				if format == feed.FormatCSV {
+				if format == tape.FormatCSV {
 					want.BidSize, want.AskSize = 0, 0 // CSV has no quote sizes
 				}
 				r := got[0]

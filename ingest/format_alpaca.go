@@ -12,7 +12,7 @@ type alpacaFormat struct {
 	symbols symbolCache
 }
 
-func (*alpacaFormat) Name() string { return FormatAlpaca }
+func (*alpacaFormat) Name() string { return tape.FormatAlpaca }
 
 func (f *alpacaFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Reject) {
 	var m jsonMessage
@@ -108,6 +108,6 @@ func (f *alpacaFormat) decode(sc *jsonScanner, dst []tape.Event) ([]tape.Event, 
 	if e.Time, err = jsonRFC3339(t); err != nil {
 		return dst, err
 	}
-	e.Source = FormatAlpaca
+	e.Source = tape.FormatAlpaca
 	return validated(dst, &e)
 }

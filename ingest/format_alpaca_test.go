@@ -5,11 +5,10 @@ import (
 	"time"
 
 	"tape"
-	"tape/ingest"
 )
 
 func TestNormalizeAlpaca(t *testing.T) {
-	const src = ingest.FormatAlpaca
+	const src = tape.FormatAlpaca
 	ts := time.Date(2021, 2, 22, 15, 51, 44, 208_000_000, time.UTC)
 	const (
 		aaplQ = `{"T":"q","S":"AAPL","bx":"V","bp":187.1,"bs":2,"ax":"V","ap":187.2,"as":3,"c":["R"],"t":"2021-02-22T15:51:44.208Z","z":"C"}`

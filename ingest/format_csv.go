@@ -28,7 +28,7 @@ type csvFormat struct {
 	symbols symbolCache
 }
 
-func (*csvFormat) Name() string { return FormatCSV }
+func (*csvFormat) Name() string { return tape.FormatCSV }
 
 func (f *csvFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Reject) {
 	switch {
@@ -72,7 +72,7 @@ func (f *csvFormat) line(dst []tape.Event, line []byte) ([]tape.Event, error) {
 		return dst, errCSVFields
 	}
 
-	e := tape.Event{Source: FormatCSV}
+	e := tape.Event{Source: tape.FormatCSV}
 	var err error
 	if len(sym) == 0 {
 		return dst, errNoSymbol

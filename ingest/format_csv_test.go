@@ -5,11 +5,10 @@ import (
 	"time"
 
 	"tape"
-	"tape/ingest"
 )
 
 func TestNormalizeCSV(t *testing.T) {
-	const src = ingest.FormatCSV
+	const src = tape.FormatCSV
 	ts := time.Date(2024, 1, 2, 15, 4, 5, 123_000_000, time.UTC)
 	both := tape.Event{Symbol: "AAPL", Kind: tape.KindQuote | tape.KindTrade, Bid: price("187.42"), Ask: price("187.44"),
 		Last: price("187.43"), Size: 50, Time: ts, Source: src}

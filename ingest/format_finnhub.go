@@ -19,7 +19,7 @@ type finnhubFormat struct {
 	symbols symbolCache
 }
 
-func (*finnhubFormat) Name() string { return FormatFinnhub }
+func (*finnhubFormat) Name() string { return tape.FormatFinnhub }
 
 func (f *finnhubFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Reject) {
 	base := len(dst)
@@ -121,7 +121,7 @@ func (f *finnhubFormat) decode(sc *jsonScanner, dst []tape.Event) ([]tape.Event,
 		return dst, sc.err
 	}
 
-	e := tape.Event{Kind: tape.KindTrade, Source: FormatFinnhub}
+	e := tape.Event{Kind: tape.KindTrade, Source: tape.FormatFinnhub}
 	var err error
 	if e.Symbol, err = f.symbols.jsonSymbol(sym); err != nil {
 		return dst, err

@@ -5,11 +5,10 @@ import (
 	"time"
 
 	"tape"
-	"tape/ingest"
 )
 
 func TestNormalizeFinnhub(t *testing.T) {
-	const src = ingest.FormatFinnhub
+	const src = tape.FormatFinnhub
 	ms := time.UnixMilli(1575526691134).UTC()
 	const aapl = `{"c":["1","12"],"p":187.14,"s":"AAPL","t":1575526691134,"v":100}`
 	runNormalizeCases(t, src, []normalizeCase{

@@ -74,7 +74,7 @@ type fixFormat struct {
 	symbols symbolCache
 }
 
-func (*fixFormat) Name() string { return FormatFIX }
+func (*fixFormat) Name() string { return tape.FormatFIX }
 
 // fixEntry holds the raw fields of one MDEntries group.
 type fixEntry struct {
@@ -255,12 +255,12 @@ func (f *fixFormat) entry(dst []tape.Event, m *fixMessage, k int, e *fixEntry) [
 
 	if typ == fixEntryTrade {
 		m.entryOf[len(dst)-m.base] = uint16(k)
-		return append(dst, tape.Event{Symbol: sym, Kind: tape.KindTrade, Last: px, Size: size, Time: t, Source: FormatFIX})
+		return append(dst, tape.Event{Symbol: sym, Kind: tape.KindTrade, Last: px, Size: size, Time: t, Source: tape.FormatFIX})
 	}
 	q := m.quote(dst, sym)
 	if q == nil {
 		m.entryOf[len(dst)-m.base] = uint16(k)
-		dst = append(dst, tape.Event{Symbol: sym, Kind: tape.KindQuote, Time: t, Source: FormatFIX})
+		dst = append(dst, tape.Event{Symbol: sym, Kind: tape.KindQuote, Time: t, Source: tape.FormatFIX})
 		q = &dst[len(dst)-1]
 	}
 	switch {

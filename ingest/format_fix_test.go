@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"tape"
-	"tape/ingest"
 )
 
 // fixMessage frames body fields (35= on) as a FIX 4.4 message with the
@@ -27,7 +26,7 @@ func fixChecksum(s string) string {
 }
 
 func TestNormalizeFIX(t *testing.T) {
-	const src = ingest.FormatFIX
+	const src = tape.FormatFIX
 	sending := time.Date(2024, 1, 2, 15, 4, 5, 123_000_000, time.UTC)
 	header := []string{"35=W", "49=VENUE", "56=TAPE", "34=12", "52=20240102-15:04:05.123"}
 	snapshot := func(sep string, fields ...string) string {

@@ -11,7 +11,7 @@ type polygonFormat struct {
 	symbols symbolCache
 }
 
-func (*polygonFormat) Name() string { return FormatPolygon }
+func (*polygonFormat) Name() string { return tape.FormatPolygon }
 
 func (f *polygonFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Reject) {
 	var m jsonMessage
@@ -108,6 +108,6 @@ func (f *polygonFormat) decode(sc *jsonScanner, dst []tape.Event) ([]tape.Event,
 	if e.Time, err = jsonUnixTime(t); err != nil {
 		return dst, err
 	}
-	e.Source = FormatPolygon
+	e.Source = tape.FormatPolygon
 	return validated(dst, &e)
 }

@@ -6,11 +6,10 @@ import (
 	"time"
 
 	"tape"
-	"tape/ingest"
 )
 
 func TestNormalizePolygon(t *testing.T) {
-	const src = ingest.FormatPolygon
+	const src = tape.FormatPolygon
 	ms := time.UnixMilli(1536036818784).UTC()
 	q := func(sym, bid, ask string, bs, as int64) tape.Event { return quote(src, sym, bid, ask, bs, as, ms) }
 	tr := func(sym, last string, size int64) tape.Event { return trade(src, sym, last, size, ms) }

@@ -17,7 +17,7 @@ type tapeFormat struct {
 	symbols symbolCache
 }
 
-func (*tapeFormat) Name() string { return FormatTape }
+func (*tapeFormat) Name() string { return tape.FormatTape }
 
 func (f *tapeFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Reject) {
 	var m jsonMessage
@@ -136,7 +136,7 @@ func (f *tapeFormat) decode(sc *jsonScanner, dst []tape.Event) ([]tape.Event, er
 	if e.Kind&tape.KindTrade == 0 {
 		e.Last, e.Size, e.Volume, e.Open, e.High, e.Low = 0, 0, 0, 0, 0, 0
 	}
-	e.Source = FormatTape
+	e.Source = tape.FormatTape
 	return validated(dst, &e)
 }
 

@@ -5,11 +5,10 @@ import (
 	"time"
 
 	"tape"
-	"tape/ingest"
 )
 
 func TestNormalizeTape(t *testing.T) {
-	const src = ingest.FormatTape
+	const src = tape.FormatTape
 	ts := time.Date(2024, 1, 2, 15, 4, 5, 123456789, time.UTC)
 	const aaplQ = `{"symbol":"AAPL","kind":"quote","bid":"187.42","bid_size":100,"ask":"187.44","ask_size":200,"ts":"2024-01-02T15:04:05.123456789Z"}`
 	q := quote(src, "AAPL", "187.42", "187.44", 100, 200, ts)
@@ -61,7 +60,7 @@ func TestNormalizeTape(t *testing.T) {
 // tape.ParseEvent reads, including everything Event.AppendJSON writes.
 func TestTapeAgreesWithParseEvent(t *testing.T) {
 	ts := time.Date(2024, 1, 2, 15, 4, 5, 123456789, time.UTC)
-	f := mustLookup(t, ingest.FormatTape)
+	f := mustLookup(t, tape.FormatTape)
 	msgs := []string{
 		`{"symbol":"AAPL","bid":"187.42","ask":"187.44","ts":"2024-01-02T15:04:05Z"}`,
 		`{"symbol":"brk.b","kind":"trade","last":412.5,"size":3,"volume":9,"ts":"2024-01-02T10:04:05.5-05:00"}`,
@@ -79,7 +78,7 @@ func TestTapeAgreesWithParseEvent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseEvent(%s): %v", msg, err)
 		}
-		want.Source, want.Origin = ingest.FormatTape, ""
+		want.Source, want.Origin = tape.FormatTape, ""
 		got, rejects := f.Normalize(nil, []byte(msg))
 		if len(rejects) > 0 || len(got) != 1 || !sameEvent(got[0], want) {
 			t.Errorf("Normalize(%s) = %+v, %v\nParseEvent gives %+v", msg, got, rejects, want)

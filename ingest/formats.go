@@ -11,23 +11,6 @@ import (
 	"tape"
 )
 
-// Names of the feed formats, as carried in a message's Kafka "format"
-// header.
-const (
-	// FormatTape is tape's own JSON event object, or an array of them.
-	FormatTape = "tape"
-	// FormatPolygon is the Polygon (now Massive) stocks WebSocket stream.
-	FormatPolygon = "polygon"
-	// FormatAlpaca is the Alpaca market-data v2 WebSocket stream.
-	FormatAlpaca = "alpaca"
-	// FormatFinnhub is the Finnhub trades WebSocket stream.
-	FormatFinnhub = "finnhub"
-	// FormatFIX is FIX 4.4 market data (35=W and 35=X) in tag=value form.
-	FormatFIX = "fix"
-	// FormatCSV is lines of symbol,ts,bid,ask,last,size.
-	FormatCSV = "csv"
-)
-
 // MaxMessageBytes is the largest message a Format reads. Normalize of a
 // larger one returns a single Reject with Index -1 and code ECodeTooBig.
 const MaxMessageBytes = 1 << 20
@@ -35,12 +18,12 @@ const MaxMessageBytes = 1 << 20
 // registry holds one instance of each format. Formats keep only
 // concurrency-safe caches, so the instances are shared.
 var registry = map[string]Format{
-	FormatTape:    &tapeFormat{},
-	FormatPolygon: &polygonFormat{},
-	FormatAlpaca:  &alpacaFormat{},
-	FormatFinnhub: &finnhubFormat{},
-	FormatFIX:     &fixFormat{},
-	FormatCSV:     &csvFormat{},
+	tape.FormatTape:    &tapeFormat{},
+	tape.FormatPolygon: &polygonFormat{},
+	tape.FormatAlpaca:  &alpacaFormat{},
+	tape.FormatFinnhub: &finnhubFormat{},
+	tape.FormatFIX:     &fixFormat{},
+	tape.FormatCSV:     &csvFormat{},
 }
 
 var sortedNames = func() []string {
@@ -74,11 +57,11 @@ func Sniff(msg []byte) string {
 	case len(msg) == 0:
 		return ""
 	case bytes.HasPrefix(msg, []byte("8=FIX")):
-		return FormatFIX
+		return tape.FormatFIX
 	case msg[0] == '{' || msg[0] == '[':
 		return sniffJSON(msg)
 	case looksLikeCSV(msg):
-		return FormatCSV
+		return tape.FormatCSV
 	}
 	return ""
 }
@@ -101,13 +84,13 @@ func sniffJSON(msg []byte) string {
 		}
 		switch string(key) {
 		case "ev", "sym":
-			return FormatPolygon
+			return tape.FormatPolygon
 		case "T", "S":
-			return FormatAlpaca
+			return tape.FormatAlpaca
 		case "type", "data":
-			return FormatFinnhub
+			return tape.FormatFinnhub
 		case "symbol", "kind", "ts":
-			return FormatTape
+			return tape.FormatTape
 		}
 		sc.value()
 	}

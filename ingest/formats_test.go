@@ -224,7 +224,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			msgs := bytes.Split(bytes.TrimRight(raw, "\n"), []byte("\n"))
-			if format == ingest.FormatCSV {
+			if format == tape.FormatCSV {
 				msgs = [][]byte{raw}
 			}
 			var out bytes.Buffer

@@ -14,33 +14,33 @@ import (
 // Seeds beside the corpora in testdata/fuzz: one realistic message per
 // shape, so that the fuzzer starts from the structure it has to break.
 var fuzzSeeds = map[string][]string{
-	ingest.FormatPolygon: {
+	tape.FormatPolygon: {
 		`{"ev":"Q","sym":"MSFT","bx":4,"bp":114.125,"bs":100,"ax":7,"ap":114.128,"as":160,"c":0,"t":1536036818784}`,
 		`[{"ev":"T","sym":"msft","x":4,"i":"12345","z":3,"p":1.14125e2,"s":100.0,"c":[0,12],"t":1536036818784123456},{"ev":"status","status":"connected"}]`,
 		`[{"ev":"AM","sym":"\u004dSFT"},1,null,{"ev":"Q","bp":-1}]`,
 	},
-	ingest.FormatAlpaca: {
+	tape.FormatAlpaca: {
 		`[{"T":"q","S":"AAPL","bx":"V","bp":187.1,"bs":2,"ax":"V","ap":187.2,"as":3,"c":["R"],"t":"2021-02-22T15:51:44.208Z","z":"C"}]`,
 		`[{"T":"t","S":"AAPL","i":52983525029461,"x":"V","p":187.14,"s":100,"c":["@"],"t":"2021-02-22T10:51:44.208123456-05:00","z":"C"},{"T":"success","msg":"connected"}]`,
 		`{"T":"error","code":406,"msg":"connection limit exceeded"}`,
 	},
-	ingest.FormatFinnhub: {
+	tape.FormatFinnhub: {
 		`{"data":[{"c":["1","12"],"p":187.14,"s":"AAPL","t":1575526691134,"v":100}],"type":"trade"}`,
 		`{"type":"ping"}`,
 		`{"type":"trade","data":[{"c":null,"p":7296.89,"s":"BINANCE:BTCUSDT","t":1575526691134,"v":0.011467},1]}`,
 	},
-	ingest.FormatTape: {
+	tape.FormatTape: {
 		`{"symbol":"AAPL","kind":"quote","bid":"187.42","bid_size":100,"ask":"187.44","ask_size":200,"ts":"2024-01-02T15:04:05.123456789Z"}`,
 		`[{"symbol":"brk.b","last":412.5,"size":3,"volume":9,"open":"410","high":"413","low":"409.5","ts":"2024-01-02T10:04:05.5-05:00"},{"symbol":"X","kind":"quote+trade","bid":null}]`,
 	},
-	ingest.FormatFIX: {
+	tape.FormatFIX: {
 		fixMessage("\x01", "35=W", "49=VENUE", "56=TAPE", "34=12", "52=20240102-15:04:05.123", "55=AAPL", "268=3",
 			"269=0", "270=187.42", "271=100", "269=1", "270=187.44", "271=200", "269=2", "270=187.43", "271=50", "273=15:04:04.5"),
 		fixMessage("|", "35=X", "52=20240102-15:04:05.123", "268=3", "279=0", "269=0", "55=AAPL", "270=187.42", "271=100",
 			"279=2", "269=1", "55=AAPL", "270=187.44", "279=0", "269=2", "55=MSFT", "270=411.5", "271=3", "272=20240102", "273=15:04:05"),
 		fixMessage("|", "35=0", "52=20240102-15:04:05.123"),
 	},
-	ingest.FormatCSV: {
+	tape.FormatCSV: {
 		"symbol,ts,bid,ask,last,size\r\nAAPL,2024-01-02T15:04:05.123Z,187.42,187.44,187.43,50\r\nmsft,1704207845123,,,411.5,7\r\n",
 		"AAPL,1704207845123,187.42,,,\n<b>,x,1,2,3,4,5\n",
 	},
@@ -92,16 +92,16 @@ func sameReject(a, b ingest.Reject) bool {
 	return a.Index == b.Index && tape.ErrorCode(a.Err) == tape.ErrorCode(b.Err) && tape.ErrorMessage(a.Err) == tape.ErrorMessage(b.Err)
 }
 
-func FuzzNormalizePolygon(f *testing.F) { fuzzNormalize(f, ingest.FormatPolygon, nil) }
-func FuzzNormalizeAlpaca(f *testing.F)  { fuzzNormalize(f, ingest.FormatAlpaca, nil) }
-func FuzzNormalizeFinnhub(f *testing.F) { fuzzNormalize(f, ingest.FormatFinnhub, nil) }
-func FuzzNormalizeFIX(f *testing.F)     { fuzzNormalize(f, ingest.FormatFIX, nil) }
-func FuzzNormalizeCSV(f *testing.F)     { fuzzNormalize(f, ingest.FormatCSV, nil) }
+func FuzzNormalizePolygon(f *testing.F) { fuzzNormalize(f, tape.FormatPolygon, nil) }
+func FuzzNormalizeAlpaca(f *testing.F)  { fuzzNormalize(f, tape.FormatAlpaca, nil) }
+func FuzzNormalizeFinnhub(f *testing.F) { fuzzNormalize(f, tape.FormatFinnhub, nil) }
+func FuzzNormalizeFIX(f *testing.F)     { fuzzNormalize(f, tape.FormatFIX, nil) }
+func FuzzNormalizeCSV(f *testing.F)     { fuzzNormalize(f, tape.FormatCSV, nil) }
 
 // FuzzNormalizeTape also checks that every event survives the trip through
 // tape's own JSON unchanged.
 func FuzzNormalizeTape(f *testing.F) {
-	fuzzNormalize(f, ingest.FormatTape, func(t *testing.T, format ingest.Format, events []tape.Event) {
+	fuzzNormalize(f, tape.FormatTape, func(t *testing.T, format ingest.Format, events []tape.Event) {
 		for _, e := range events {
 			js := e.AppendJSON(nil)
 			again, rejects := format.Normalize(nil, js)
@@ -138,7 +138,7 @@ func FuzzTimestamp(f *testing.F) {
 		"0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999-23:59", "2021-02-22T15:51:44,208Z"} {
 		f.Add(s)
 	}
-	format := mustLookup(f, ingest.FormatAlpaca)
+	format := mustLookup(f, tape.FormatAlpaca)
 	f.Fuzz(func(t *testing.T, ts string) {
 		if strings.ContainsAny(ts, "\"\\") || strings.ContainsFunc(ts, func(r rune) bool { return r < 0x20 }) {
 			return // not what this target is about; it would break the JSON around it

@@ -21,28 +21,13 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultRawTopic    = "feeds.raw"
-	DefaultQuotesTopic = "quotes"
-	DefaultLatestTopic = "quotes.latest"
-	DefaultDLQTopic    = "feeds.dlq"
-	DefaultGroup       = "tape-ingest"
-	DefaultBatchSize   = 1000
-	DefaultMaxWait     = 500 * time.Millisecond
-	DefaultMaxFuture   = 5 * time.Minute
+	DefaultGroup     = "tape-ingest"
+	DefaultBatchSize = 1000
+	DefaultMaxWait   = 500 * time.Millisecond
+	DefaultMaxFuture = 5 * time.Minute
 	// DefaultSessionTimeout bounds how long a dead ingester's partitions
 	// wait before another takes them over.
 	DefaultSessionTimeout = 10 * time.Second
-)
-
-// Headers on raw and dead-letter messages.
-const (
-	HeaderFormat    = "format"
-	HeaderReason    = "reason"
-	HeaderError     = "error"
-	HeaderTopic     = "origin-topic"
-	HeaderPartition = "origin-partition"
-	HeaderOffset    = "origin-offset"
-	HeaderIndex     = "origin-index"
 )
 
 // Config configures an Ingester. Zero fields take the defaults.
@@ -75,10 +60,10 @@ func (c Config) withDefaults() Config {
 			*v = d
 		}
 	}
-	str(&c.RawTopic, DefaultRawTopic)
-	str(&c.QuotesTopic, DefaultQuotesTopic)
-	str(&c.LatestTopic, DefaultLatestTopic)
-	str(&c.DLQTopic, DefaultDLQTopic)
+	str(&c.RawTopic, tape.TopicRaw)
+	str(&c.QuotesTopic, tape.TopicQuotes)
+	str(&c.LatestTopic, tape.TopicLatest)
+	str(&c.DLQTopic, tape.TopicDLQ)
 	str(&c.Group, DefaultGroup)
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
@@ -354,7 +339,7 @@ func (in *Ingester) process(batch []kafka.Message) []kafka.Message {
 	var events []tape.Event
 	for _, m := range batch {
 		in.raw.Add(1)
-		name := header(m, HeaderFormat)
+		name := header(m, tape.HeaderFormat)
 		if name == "" {
 			name = Sniff(m.Value)
 		}
@@ -444,13 +429,13 @@ func (in *Ingester) deadLetter(m kafka.Message, format string, rj Reject) kafka.
 		Key:   m.Key,
 		Value: m.Value,
 		Headers: []kafka.Header{
-			{Key: HeaderReason, Value: []byte(code)},
-			{Key: HeaderError, Value: []byte(tape.ErrorMessage(rj.Err))},
-			{Key: HeaderFormat, Value: []byte(format)},
-			{Key: HeaderTopic, Value: []byte(m.Topic)},
-			{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
-			{Key: HeaderOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
-			{Key: HeaderIndex, Value: strconv.AppendInt(nil, int64(rj.Index), 10)},
+			{Key: tape.HeaderReason, Value: []byte(code)},
+			{Key: tape.HeaderError, Value: []byte(tape.ErrorMessage(rj.Err))},
+			{Key: tape.HeaderFormat, Value: []byte(format)},
+			{Key: tape.HeaderOriginTopic, Value: []byte(m.Topic)},
+			{Key: tape.HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+			{Key: tape.HeaderOriginOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
+			{Key: tape.HeaderOriginIndex, Value: strconv.AppendInt(nil, int64(rj.Index), 10)},
 		},
 	}
 }

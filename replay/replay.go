@@ -31,9 +31,6 @@ const DefaultProgressEvery = 250 * time.Millisecond
 // stopped.
 const drainTimeout = 5 * time.Second
 
-// HeaderFormat is the Kafka header naming a raw message's format.
-const HeaderFormat = "format"
-
 // ErrLost reports that some records were not acknowledged by the broker;
 // each was reported through Config.Failed.
 var ErrLost = errors.New("replay: records lost")
@@ -492,7 +489,7 @@ func (p *player) send(ctx context.Context, format string, msg []byte, line int) 
 		Topic:   p.cfg.Topic,
 		Key:     []byte(sym),
 		Value:   p.slab[at:len(p.slab):len(p.slab)],
-		Headers: []kafka.Header{{Key: HeaderFormat, Value: []byte(format)}},
+		Headers: []kafka.Header{{Key: tape.HeaderFormat, Value: []byte(format)}},
 	})
 	p.lines = append(p.lines, line)
 	if len(p.batch) >= p.cfg.BatchSize {

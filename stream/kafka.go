@@ -16,8 +16,6 @@ import (
 
 // Defaults for KafkaConfig.
 const (
-	DefaultTopic       = "quotes"
-	DefaultLatestTopic = "quotes.latest"
 	// DefaultMaxWait is the fetch long-poll. Shorter waits turn idle polls
 	// into read timeouts that back off for 100 ms; longer ones slow Close.
 	DefaultMaxWait = 500 * time.Millisecond
@@ -37,10 +35,10 @@ type KafkaConfig struct {
 
 func (c KafkaConfig) withDefaults() KafkaConfig {
 	if c.Topic == "" {
-		c.Topic = DefaultTopic
+		c.Topic = tape.TopicQuotes
 	}
 	if c.LatestTopic == "" {
-		c.LatestTopic = DefaultLatestTopic
+		c.LatestTopic = tape.TopicLatest
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait

@@ -16,7 +16,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"tape/ingest"
+	"tape"
 )
 
 // node starts an ingester and a web node on a test's own topics and
@@ -126,14 +126,14 @@ func TestMalformedMessageGoesToDLQAndTheNextOneFlows(t *testing.T) {
 	sort.Slice(dlq, func(i, j int) bool { return dlq[i].Offset < dlq[j].Offset })
 	for i, wantReason := range []string{"bad_json", "bad_symbol", "unknown_format"} {
 		m := dlq[i]
-		if got := header(m, ingest.HeaderReason); got != wantReason {
+		if got := header(m, tape.HeaderReason); got != wantReason {
 			t.Errorf("dead letter %d: reason %q, want %q (%s)", i, got, wantReason, m.Value)
 		}
-		if header(m, ingest.HeaderTopic) != tt.raw || header(m, ingest.HeaderOffset) != fmt.Sprint(i) || header(m, ingest.HeaderPartition) != "0" {
+		if header(m, tape.HeaderOriginTopic) != tt.raw || header(m, tape.HeaderOriginOffset) != fmt.Sprint(i) || header(m, tape.HeaderOriginPartition) != "0" {
 			t.Errorf("dead letter %d: origin %s/%s/%s, want %s/0/%d", i,
-				header(m, ingest.HeaderTopic), header(m, ingest.HeaderPartition), header(m, ingest.HeaderOffset), tt.raw, i)
+				header(m, tape.HeaderOriginTopic), header(m, tape.HeaderOriginPartition), header(m, tape.HeaderOriginOffset), tt.raw, i)
 		}
-		if header(m, ingest.HeaderError) == "" {
+		if header(m, tape.HeaderError) == "" {
 			t.Errorf("dead letter %d has no error message", i)
 		}
 	}

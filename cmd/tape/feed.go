@@ -17,7 +17,6 @@ import (
 
 	"tape"
 	"tape/feed"
-	"tape/ingest"
 	"tape/replay"
 )
 
@@ -43,10 +42,10 @@ const feedCheckEvery = 4096
 func runFeed(ctx context.Context, args []string, env environ) error {
 	fs := flagSet("feed", "A synthetic live feed adapter: a random-walk market of real-looking symbols, produced to the raw topic in a vendor's format at a steady rate. The same --seed gives the same market.", env)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
-	topic := fs.String("topic-raw", ingest.DefaultRawTopic, "topic to produce to")
+	topic := fs.String("topic-raw", tape.TopicRaw, "topic to produce to")
 	symbols := fs.String("symbols", strconv.Itoa(feed.DefaultNumSymbols), "how many symbols (taken from a built-in list of tickers, crypto and FX), or a comma-separated list of them")
 	rate := fs.Float64("rate", feed.DefaultRate, "messages a second over all symbols (with --format finnhub only the trades among them are sent)")
-	format := fs.String("format", feed.FormatPolygon, "message format: "+strings.Join(feed.Formats(), ", "))
+	format := fs.String("format", tape.FormatPolygon, "message format: "+strings.Join(feed.Formats(), ", "))
 	seed := fs.Int64("seed", 1, "random seed; the same seed gives the same market")
 	tradeRatio := fs.Float64("trade-ratio", feed.DefaultTradeRatio, "share of messages that are trades")
 	start := fs.String("start", "", "time of the session's start, RFC 3339 (default now)")
@@ -224,7 +223,7 @@ func (s *feedSource) due(until time.Time, limit int, batch bool) (done bool, err
 				Topic:   s.topic,
 				Key:     []byte(ev.Symbol),
 				Value:   bytes.Clone(s.buf),
-				Headers: []kafka.Header{{Key: ingest.HeaderFormat, Value: []byte(s.enc.Format())}},
+				Headers: []kafka.Header{{Key: tape.HeaderFormat, Value: []byte(s.enc.Format())}},
 			})
 		} else {
 			s.sent++

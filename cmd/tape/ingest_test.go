@@ -15,7 +15,6 @@ import (
 
 	"tape"
 	"tape/feed"
-	"tape/ingest"
 )
 
 // TestKcatMixedFormatsAndGarbage has kcat, a client tape did not write,
@@ -31,7 +30,7 @@ func TestKcatMixedFormatsAndGarbage(t *testing.T) {
 
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	ms, rfc := now.UnixMilli(), now.Format(time.RFC3339Nano)
-	fix, err := feed.Encode(feed.FormatFIX, nil, tape.Event{Symbol: "FIXA", Kind: tape.KindTrade, Last: tape.MustPrice("60.75"), Size: 7, Time: now})
+	fix, err := feed.Encode(tape.FormatFIX, nil, tape.Event{Symbol: "FIXA", Kind: tape.KindTrade, Last: tape.MustPrice("60.75"), Size: 7, Time: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +77,7 @@ func TestKcatMixedFormatsAndGarbage(t *testing.T) {
 
 	reasons := map[string]string{}
 	for _, m := range readTopic(t, brokers, tt.dlq, 4, 30*time.Second) {
-		reasons[header(m, ingest.HeaderOffset)] = header(m, ingest.HeaderReason) + " (" + header(m, ingest.HeaderFormat) + ")"
+		reasons[header(m, tape.HeaderOriginOffset)] = header(m, tape.HeaderReason) + " (" + header(m, tape.HeaderFormat) + ")"
 	}
 	wantReasons := map[string]string{
 		"7": "unknown_format ()", "8": "bad_symbol (polygon)", "9": "bad_field (fix)", "10": "bad_price (finnhub)",

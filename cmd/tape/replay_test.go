@@ -18,6 +18,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"tape"
 	"tape/feed"
 	"tape/ingest"
 )
@@ -41,7 +42,7 @@ func newReplayFixture(t *testing.T, seconds int) replayFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := replayFixture{format: feed.FormatPolygon, path: filepath.Join(t.TempDir(), "rec.polygon.jsonl.gz")}
+	fx := replayFixture{format: tape.FormatPolygon, path: filepath.Join(t.TempDir(), "rec.polygon.jsonl.gz")}
 	enc, _ := feed.NewEncoder(fx.format)
 	reader, _ := ingest.Lookup(fx.format)
 	var first, last time.Time

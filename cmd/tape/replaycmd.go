@@ -73,7 +73,7 @@ func (v *timeValue) Set(s string) error {
 func runReplay(ctx context.Context, args []string, env environ) error {
 	fs := flagSet("replay", "Replay a recorded feed (one raw message per line, plain or gzip) into the raw topic, paced by its timestamps.", env)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
-	topic := fs.String("topic-raw", ingest.DefaultRawTopic, "topic to produce to")
+	topic := fs.String("topic-raw", tape.TopicRaw, "topic to produce to")
 	file := fs.String("file", "", "recorded feed to replay (- for standard input)")
 	format := fs.String("format", "", "format of the lines (default from the file name, as in x.polygon.jsonl.gz, or else from the first line): "+strings.Join(ingest.Formats(), ", "))
 	speed := speedValue{1}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"tape/ingest"
+	"tape"
 )
 
 // topicNames are the four topics of the contract; every command that
@@ -21,10 +21,10 @@ type topicNames struct {
 }
 
 func (t *topicNames) register(fs *flag.FlagSet) {
-	fs.StringVar(&t.raw, "topic-raw", ingest.DefaultRawTopic, "topic of raw vendor messages")
-	fs.StringVar(&t.quotes, "topic-quotes", ingest.DefaultQuotesTopic, "topic of normalised quotes (key = symbol)")
-	fs.StringVar(&t.latest, "topic-latest", ingest.DefaultLatestTopic, "compacted topic of last values (key = symbol)")
-	fs.StringVar(&t.dlq, "topic-dlq", ingest.DefaultDLQTopic, "dead-letter topic for rejected input")
+	fs.StringVar(&t.raw, "topic-raw", tape.TopicRaw, "topic of raw vendor messages")
+	fs.StringVar(&t.quotes, "topic-quotes", tape.TopicQuotes, "topic of normalised quotes (key = symbol)")
+	fs.StringVar(&t.latest, "topic-latest", tape.TopicLatest, "compacted topic of last values (key = symbol)")
+	fs.StringVar(&t.dlq, "topic-dlq", tape.TopicDLQ, "dead-letter topic for rejected input")
 }
 
 type topicsConfig struct {

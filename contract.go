@@ -1,0 +1,53 @@
+package tape
+
+// Names of the contract between feed adapters, ingesters and web nodes
+// (see README.md, "The contract"). They are written here once; every
+// package and command uses these.
+
+// Default topic names; each is configurable on the command line.
+const (
+	// TopicRaw holds vendor messages as adapters produced them; the
+	// HeaderFormat header names the format (sniffed when absent).
+	TopicRaw = "feeds.raw"
+	// TopicQuotes holds normalised events, keyed by symbol.
+	TopicQuotes = "quotes"
+	// TopicLatest is compacted and keyed by symbol: the last quote of
+	// every symbol.
+	TopicLatest = "quotes.latest"
+	// TopicDLQ holds rejected input with the reason in headers.
+	TopicDLQ = "feeds.dlq"
+)
+
+// Kafka headers on raw and dead-letter messages.
+const (
+	// HeaderFormat names the format of a raw message (one of the Format
+	// names); on a dead letter, the format it was read as.
+	HeaderFormat = "format"
+	// HeaderReason is a dead letter's error code (ECode...).
+	HeaderReason = "reason"
+	// HeaderError is a dead letter's message, safe to show.
+	HeaderError = "error"
+	// HeaderOriginTopic, HeaderOriginPartition and HeaderOriginOffset
+	// name the raw message a dead letter came from; HeaderOriginIndex the
+	// element within it (-1 for the whole message).
+	HeaderOriginTopic     = "origin-topic"
+	HeaderOriginPartition = "origin-partition"
+	HeaderOriginOffset    = "origin-offset"
+	HeaderOriginIndex     = "origin-index"
+)
+
+// Names of the feed formats, as carried in the HeaderFormat header.
+const (
+	// FormatTape is tape's own JSON event object, or an array of them.
+	FormatTape = "tape"
+	// FormatPolygon is the Polygon (now Massive) stocks WebSocket stream.
+	FormatPolygon = "polygon"
+	// FormatAlpaca is the Alpaca market-data v2 WebSocket stream.
+	FormatAlpaca = "alpaca"
+	// FormatFinnhub is the Finnhub trades WebSocket stream.
+	FormatFinnhub = "finnhub"
+	// FormatFIX is FIX 4.4 market data (35=W and 35=X) in tag=value form.
+	FormatFIX = "fix"
+	// FormatCSV is lines of symbol,ts,bid,ask,last,size.
+	FormatCSV = "csv"
+)
