@@ -44,6 +44,8 @@ type fault struct {
 	Fault
 	// expires, if set, ends the fault unless it is raised again.
 	expires time.Time
+	// logged says its start was logged, so its end is too.
+	logged bool
 }
 
 type laneRec struct {
@@ -61,6 +63,12 @@ func newHealth(log *slog.Logger) *health {
 // keeps its start and takes the newer cause; ttl > 0 ends it ttl after
 // its last raise.
 func (h *health) raise(id, kind, cause string, ttl time.Duration) {
+	h.raiseLogged(id, kind, cause, ttl, true)
+}
+
+// raiseLogged is raise, but without log is silent: for the start-up
+// fault, which only deserves a line if it lasts.
+func (h *health) raiseLogged(id, kind, cause string, ttl time.Duration, log bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
@@ -69,6 +77,9 @@ func (h *health) raise(id, kind, cause string, ttl time.Duration) {
 		f = &fault{Fault: Fault{Kind: kind, Cause: cause, Since: now}}
 		h.faults[id] = f
 		h.counts[kind]++
+	}
+	if log && !f.logged {
+		f.logged = true
 		h.log.Warn("ingest: not ready: "+cause, "fault", kind)
 	}
 	f.Cause = cause
@@ -91,6 +102,9 @@ func (h *health) clearLocked(id string, now time.Time) {
 		return
 	}
 	delete(h.faults, id)
+	if !f.logged {
+		return
+	}
 	h.log.Info("ingest: recovered: "+f.Cause, "fault", f.Kind, "after", now.Sub(f.Since).Round(time.Millisecond))
 }
 

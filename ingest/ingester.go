@@ -184,7 +184,7 @@ func New(cfg Config) (*Ingester, error) {
 		rejected: make(map[string]int64),
 		refused:  make(map[string]int64),
 	}
-	in.health.raise("starting", FaultStarting, "starting: waiting for the topics", 0)
+	in.health.raiseLogged("starting", FaultStarting, "starting: waiting for the topics", 0, false)
 	return in, nil
 }
 

@@ -140,9 +140,10 @@ func TestMalformedMessageGoesToDLQAndTheNextOneFlows(t *testing.T) {
 }
 
 // TestIngesterKilledMidStreamLosesNothing kills a real ingester process
-// with SIGKILL while it works through a backlog, between fetches, produces
-// and commits, starts another, and checks that every raw message came out
-// on the quotes topic.
+// with SIGKILL while it works through a backlog, between fetches, produces,
+// commits and checkpoints, starts another, and checks that every raw
+// message came out on the quotes topic, and that each symbol's volume, as
+// its quotes show it once repeats are dropped, counts every trade once.
 func TestIngesterKilledMidStreamLosesNothing(t *testing.T) {
 	brokers := testBrokers(t)
 	id := uniqueID(t)
@@ -181,6 +182,12 @@ func TestIngesterKilledMidStreamLosesNothing(t *testing.T) {
 		sort.Strings(missing)
 		t.Fatalf("%d of %d raw messages have no quote, e.g. %v", len(missing), len(want), missing[:min(5, len(missing))])
 	}
+	volumes := map[string]int64{}
+	for i := range 40 {
+		volumes[fmt.Sprintf("S%02d", i)] = n / 40 // trades of size 1
+	}
+	waitForVolumes(t, brokers, tt.latest, volumes, 60*time.Second)
+	checkRunningVolumes(t, brokers, tt, 3, volumes)
 }
 
 // startProcess runs this test binary as `tape args...` in its own process.
