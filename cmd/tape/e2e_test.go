@@ -23,7 +23,7 @@ import (
 // returns the node's base URL once it is ready.
 func node(t *testing.T, brokers string, tt testTopics, id string) string {
 	t.Helper()
-	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
 	web := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id, "--drain", "0s", "--reject-unknown=false", "--heartbeat", "1s"}, tt.flags()...)...)
 	base := "http://" + web.addrs["http"]
 	waitReady(t, base)
@@ -158,7 +158,7 @@ func TestIngesterKilledMidStreamLosesNothing(t *testing.T) {
 	}
 	produce(t, brokers, tt.raw, msgs...)
 
-	args := append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--batch", "200"}, tt.flags()...)
+	args := append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id, "--batch", "200"}, tt.flags()...)
 	first := startProcess(t, args...)
 	waitForOffsets(t, brokers, tt.quotes, n/5, 60*time.Second)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {

@@ -238,7 +238,7 @@ func TestReplayDeliversExactlyTheValidRecords(t *testing.T) {
 	if want := fmt.Sprintf("tape replay: %d messages", len(fx.lines)); !strings.Contains(out, want) || !strings.Contains(out, " 0 lost") {
 		t.Fatalf("summary %q, want %q and nothing lost", out, want)
 	}
-	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
 	got := quotesBySymbol(t, brokers, tt.events, fx.valid)
 	diffBySymbol(t, "replay", got, fx.wantEvents(t))
 	quotesBySymbol(t, brokers, tt.quotes, fx.valid)
@@ -308,7 +308,7 @@ func TestKcatAndReplayGiveTheSameQuotes(t *testing.T) {
 		} else {
 			runOK(t, "replay", "--brokers", brokers, "--topic-raw", tt.raw, "--file", fx.path, "--speed", "max", "--progress", "none")
 		}
-		start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
+		start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
 		results[via] = quotesBySymbol(t, brokers, tt.events, fx.valid)
 		folded[via] = quotesBySymbol(t, brokers, tt.quotes, fx.valid)
 	}
