@@ -199,6 +199,7 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 	in, cfg := fp.in, fp.in.cfg
 	out := make([]record, 0, len(batch))
 	var bad []record
+	dlq := in.dlqPartitions(ctx, fp.meta)
 	for i, m := range batch {
 		fp.next = m.Offset + 1
 		ev, err := tape.ParseEvent(m.Value)
@@ -206,7 +207,7 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 			// Not written by a normaliser: someone else produced to the
 			// events topic.
 			in.invalid.Add(1)
-			bad = in.appendDeadLetter(ctx, fp.meta, bad, m, i, tape.FormatTape, []Reject{{Index: -1, Err: err}})
+			bad = in.appendDeadLetter(dlq, bad, m, i, tape.FormatTape, []Reject{{Index: -1, Err: err}})
 			continue
 		}
 		st := fp.state[ev.Symbol]

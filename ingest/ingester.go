@@ -464,6 +464,7 @@ func (in *Ingester) commitLoop(r *kafka.Reader, commits <-chan []kafka.Message) 
 func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kafka.Message, eventParts int) []record {
 	cfg := in.cfg
 	now := time.Now()
+	dlq := in.dlqPartitions(ctx, meta)
 	var out []record
 	var events []tape.Event
 	var rejects []Reject
@@ -476,7 +477,7 @@ func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kaf
 		f, ok := Lookup(name)
 		if !ok {
 			rj := []Reject{{Index: -1, Err: tape.Errorf(tape.ECodeFormat, "unknown format %.32q", name)}}
-			out = in.appendDeadLetter(ctx, meta, out, m, i, name, rj)
+			out = in.appendDeadLetter(dlq, out, m, i, name, rj)
 			continue
 		}
 		events, rejects = f.Normalize(events[:0], m.Value)
@@ -495,7 +496,7 @@ func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kaf
 		}
 		if len(rejects) > 0 {
 			slices.SortStableFunc(rejects, func(a, b Reject) int { return a.Index - b.Index })
-			out = in.appendDeadLetter(ctx, meta, out, m, i, name, rejects)
+			out = in.appendDeadLetter(dlq, out, m, i, name, rejects)
 		}
 	}
 	return out
@@ -503,15 +504,16 @@ func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kaf
 
 // appendDeadLetter counts rejects and appends the dead letter of raw
 // message m (batch index src) to out. When the dead-letter topic is not
-// there, the dead letter is reported as refused instead.
-func (in *Ingester) appendDeadLetter(ctx context.Context, meta *kafka.Client, out []record, m kafka.Message, src int, format string, rejects []Reject) []record {
+// there (dlq says how many partitions it has), the dead letter is reported
+// as refused instead.
+func (in *Ingester) appendDeadLetter(dlq func() (int, error), out []record, m kafka.Message, src int, format string, rejects []Reject) []record {
 	in.mu.Lock()
 	for _, rj := range rejects {
 		in.rejected[tape.ErrorCode(rj.Err)]++
 	}
 	in.mu.Unlock()
 	dl := NewDeadLetter(Position{m.Topic, m.Partition, m.Offset}, m.Key, m.Value, format, rejects, in.cfg.DLQMaxBytes)
-	parts, err := in.dlqPartitions(ctx, meta)
+	parts, err := dlq()
 	if err != nil {
 		in.reportRefused(in.cfg.DLQTopic, err)
 		return out
@@ -530,16 +532,27 @@ func (in *Ingester) appendDeadLetter(ctx context.Context, meta *kafka.Client, ou
 // errNoTopic reports a topic the cluster does not know.
 var errNoTopic = kafka.UnknownTopicOrPartition
 
-// dlqPartitions returns the dead-letter topic's partition count.
-func (in *Ingester) dlqPartitions(ctx context.Context, meta *kafka.Client) (int, error) {
-	counts, err := partitionCounts(ctx, meta, []string{in.cfg.DLQTopic})
-	if err != nil {
-		return 0, err
+// dlqPartitions returns a function that looks up the dead-letter topic's
+// partition count once, when first called (for one batch).
+func (in *Ingester) dlqPartitions(ctx context.Context, meta *kafka.Client) func() (int, error) {
+	var (
+		done  bool
+		parts int
+		err   error
+	)
+	return func() (int, error) {
+		if done {
+			return parts, err
+		}
+		done = true
+		var counts map[string]int
+		if counts, err = partitionCounts(ctx, meta, []string{in.cfg.DLQTopic}); err == nil {
+			if parts = counts[in.cfg.DLQTopic]; parts == 0 {
+				err = fmt.Errorf("%s: %w", in.cfg.DLQTopic, errNoTopic)
+			}
+		}
+		return parts, err
 	}
-	if counts[in.cfg.DLQTopic] == 0 {
-		return 0, fmt.Errorf("%s: %w", in.cfg.DLQTopic, errNoTopic)
-	}
-	return counts[in.cfg.DLQTopic], nil
 }
 
 // deadLetterRefused handles records the broker refused for good: each raw
@@ -562,6 +575,7 @@ func (in *Ingester) deadLetterRefused(ctx context.Context, sk *sink, meta *kafka
 		return nil
 	}
 	srcs := slices.Sorted(maps.Keys(byMsg))
+	dlq := in.dlqPartitions(ctx, meta)
 	var out []record
 	for _, src := range srcs {
 		m := batch[src]
@@ -569,7 +583,7 @@ func (in *Ingester) deadLetterRefused(ctx context.Context, sk *sink, meta *kafka
 		if name == "" {
 			name = Sniff(m.Value)
 		}
-		out = in.appendDeadLetter(ctx, meta, out, m, src, name, byMsg[src])
+		out = in.appendDeadLetter(dlq, out, m, src, name, byMsg[src])
 	}
 	refused, err := sk.write(ctx, out, false)
 	for _, rf := range refused {

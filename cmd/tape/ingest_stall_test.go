@@ -410,26 +410,7 @@ func TestPartitionThatCannotProgressMakesIngesterNotReadyUntilItRecovers(t *test
 	tt := newTopics(t, brokers, id, 1)
 	var failing atomic.Bool
 	failing.Store(true)
-	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		cluster.KeepControl()
-		pr := req.(*kmsg.ProduceRequest)
-		if !failing.Load() || len(pr.Topics) == 0 || pr.Topics[0].Topic != tt.events {
-			return nil, nil, false
-		}
-		res := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			t := kmsg.NewProduceResponseTopic()
-			t.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				p := kmsg.NewProduceResponseTopicPartition()
-				p.Partition = rp.Partition
-				p.ErrorCode = int16(kafka.NotEnoughReplicas)
-				t.Partitions = append(t.Partitions, p)
-			}
-			res.Topics = append(res.Topics, t)
-		}
-		return res, nil, true
-	})
+	refuseProduce(cluster, tt.events, kafka.NotEnoughReplicas, &failing)
 	s, admin := startIngest(t, brokers, tt, id, "--stall-after", "2s")
 	produce(t, brokers, tt.raw, validQuote("WAITING"))
 
@@ -582,5 +563,111 @@ func TestUnreachableBrokerIsNoticedWithinSeconds(t *testing.T) {
 	}
 	if n := strings.Count(out, "recovered: no broker"); n != 1 {
 		t.Errorf("the broker's return was logged %d times, want once:\n%s", n, out)
+	}
+}
+
+// refuseProduce makes cluster answer every produce request to topic with
+// code while refusing is set.
+func refuseProduce(cluster *kfake.Cluster, topic string, code kafka.Error, refusing *atomic.Bool) {
+	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		if !refusing.Load() || len(pr.Topics) == 0 || pr.Topics[0].Topic != topic {
+			return nil, nil, false
+		}
+		res := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			t := kmsg.NewProduceResponseTopic()
+			t.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				p := kmsg.NewProduceResponseTopicPartition()
+				p.Partition = rp.Partition
+				p.ErrorCode = int16(code)
+				t.Partitions = append(t.Partitions, p)
+			}
+			res.Topics = append(res.Topics, t)
+		}
+		return res, nil, true
+	})
+}
+
+// TestOutputTheBrokerRefusesIsDeadLetteredAndLaterQuotesFlow has the
+// broker (in-process) refuse for good, first the events a raw message
+// became, then the quote an event became: each is dead-lettered with the
+// reason and its origin, and the partition moves on.
+func TestOutputTheBrokerRefusesIsDeadLetteredAndLaterQuotesFlow(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := cluster.ListenAddrs()[0]
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 1)
+	var refuseEvents, refuseQuotes atomic.Bool
+	refuseProduce(cluster, tt.events, kafka.InvalidRecord, &refuseEvents)
+	refuseProduce(cluster, tt.quotes, kafka.MessageSizeTooLarge, &refuseQuotes)
+	_, admin := startIngest(t, brokers, tt, id)
+
+	refuseEvents.Store(true)
+	produce(t, brokers, tt.raw, validQuote("DOOMED1"))
+	dls := readTopic(t, brokers, tt.dlq, 1, 30*time.Second)
+	if len(dls) != 1 {
+		t.Fatalf("%d dead letters, want the refused event's", len(dls))
+	}
+	for k, want := range map[string]string{
+		tape.HeaderReason: ingest.ReasonRefused, tape.HeaderOriginTopic: tt.raw, tape.HeaderOriginOffset: "0", tape.HeaderOriginIndex: "0",
+	} {
+		if got := header(dls[0], k); got != want {
+			t.Errorf("dead letter of the refused event: %s = %q, want %q", k, got, want)
+		}
+	}
+	if e := header(dls[0], tape.HeaderError); !strings.Contains(e, "Invalid Record") {
+		t.Errorf("dead letter error %q does not name the broker's reason", e)
+	}
+	refuseEvents.Store(false)
+	refuseQuotes.Store(true)
+	produce(t, brokers, tt.raw, validQuote("DOOMED2"))
+	dls = readTopic(t, brokers, tt.dlq, 2, 30*time.Second)
+	if len(dls) != 2 {
+		t.Fatalf("%d dead letters, want the refused quote's too", len(dls))
+	}
+	for k, want := range map[string]string{
+		tape.HeaderReason: ingest.ReasonRefused, tape.HeaderOriginTopic: tt.events, tape.HeaderOriginOffset: "0",
+	} {
+		if got := header(dls[1], k); got != want {
+			t.Errorf("dead letter of the refused quote: %s = %q, want %q", k, got, want)
+		}
+	}
+	refuseQuotes.Store(false)
+	produce(t, brokers, tt.raw, validQuote("AFTER"))
+	waitForQuote(t, brokers, tt.quotes, "AFTER", 30*time.Second)
+	if n := topicSize(t, brokers, tt.quotes); n != 1 {
+		t.Errorf("quotes holds %d records, want only AFTER's", n)
+	}
+	for _, topic := range []string{tt.events, tt.quotes} {
+		if n := labelled(t, admin, "tape_ingest_refused_total", fmt.Sprintf("topic=%q", topic)); n != 1 {
+			t.Errorf("tape_ingest_refused_total{topic=%q} = %d, want 1", topic, n)
+		}
+	}
+}
+
+// TestJunkOnTheEventsTopicIsDeadLetteredAndFoldingGoesOn has another
+// client write junk to the events topic: the fold dead-letters it and
+// folds the next event.
+func TestJunkOnTheEventsTopicIsDeadLetteredAndFoldingGoesOn(t *testing.T) {
+	brokers := testBrokers(t)
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 1)
+	_, admin := startIngest(t, brokers, tt, id)
+	produce(t, brokers, tt.events, kafka.Message{Key: []byte("JUNK"), Value: []byte(`{"symbol":"JUNK","kind":"trade"`)})
+	produce(t, brokers, tt.raw, validQuote("AFTER"))
+	waitForQuote(t, brokers, tt.quotes, "AFTER", 30*time.Second)
+	dls := readTopic(t, brokers, tt.dlq, 1, 30*time.Second)
+	if len(dls) != 1 || header(dls[0], tape.HeaderOriginTopic) != tt.events || header(dls[0], tape.HeaderReason) != tape.ECodeJSON {
+		t.Fatalf("dead letters %v, want the junk's with bad_json", dls)
+	}
+	if _, body := adminGet(t, admin, "/metrics"); !strings.Contains(body, "tape_fold_invalid_total 1\n") {
+		t.Errorf("metrics do not count the junk:\n%s", body)
 	}
 }
