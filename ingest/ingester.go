@@ -195,10 +195,10 @@ func (in *Ingester) Faults() []Fault { return in.health.Faults() }
 // error when the topics do not fit together.
 func (in *Ingester) Run(ctx context.Context) error {
 	cfg := in.cfg
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel, below
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	wg.Go(func() { in.health.watch(ctx, cfg.Brokers, cfg.StallAfter, cfg.BrokerTimeout) })
 
 	// One transport for every produce and metadata request: it keeps

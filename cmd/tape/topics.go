@@ -22,7 +22,7 @@ type topicNames struct {
 
 func (t *topicNames) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.raw, "topic-raw", tape.TopicRaw, "topic of raw vendor messages")
-	fs.StringVar(&t.quotes, "topic-quotes", tape.TopicQuotes, "topic of normalised quotes (key = symbol)")
+	fs.StringVar(&t.quotes, "topic-quotes", tape.TopicQuotes, "topic of folded quotes (key = symbol)")
 	fs.StringVar(&t.latest, "topic-latest", tape.TopicLatest, "compacted topic of last values (key = symbol)")
 	fs.StringVar(&t.dlq, "topic-dlq", tape.TopicDLQ, "dead-letter topic for rejected input")
 	fs.StringVar(&t.events, "topic-events", tape.TopicEvents, "topic of normalised events between the normalisers and the folds (key = symbol)")
