@@ -241,7 +241,13 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 	if err != nil {
 		return err
 	}
-	in.quotes.Add(int64(len(out) - len(bad)))
+	produced := len(out) - len(bad)
+	for _, rf := range refused {
+		if rf.rec.topic == cfg.QuotesTopic {
+			produced--
+		}
+	}
+	in.quotes.Add(int64(produced))
 	if len(refused) > 0 {
 		if err := in.deadLetterRefused(ctx, fp.sk, fp.meta, batch, refused); err != nil {
 			return err
