@@ -16,7 +16,17 @@ const (
 	TopicLatest = "quotes.latest"
 	// TopicDLQ holds rejected input with the reason in headers.
 	TopicDLQ = "feeds.dlq"
+	// TopicEvents holds normalised events keyed by symbol, partitioned like
+	// TopicQuotes (same count, CRC32 of the symbol), so that every event of
+	// a symbol meets the one fold that owns it.
+	TopicEvents = "feeds.events"
 )
+
+// LatestMarkerKey is the key of the marker record in each partition of
+// TopicLatest: through which TopicEvents offset that partition's
+// checkpoints are complete. It can never be a symbol ('#' is not a symbol
+// character), and its value does not read as a quote.
+const LatestMarkerKey = "#fold"
 
 // Kafka headers on raw and dead-letter messages.
 const (
@@ -34,6 +44,17 @@ const (
 	HeaderOriginPartition = "origin-partition"
 	HeaderOriginOffset    = "origin-offset"
 	HeaderOriginIndex     = "origin-index"
+	// HeaderReasons is a dead letter's JSON list of every rejected element,
+	// [{"index":i,"reason":code,"error":message},...], bounded in size;
+	// HeaderRejectCount is how many there were in all.
+	HeaderReasons     = "reasons"
+	HeaderRejectCount = "reject-count"
+	// HeaderTruncated is "true" on a dead letter whose value holds only the
+	// first bytes of the raw message; HeaderOriginalLength is the raw
+	// message's length in bytes. The whole message stays in the origin
+	// topic at the origin partition and offset.
+	HeaderTruncated      = "truncated"
+	HeaderOriginalLength = "original-length"
 )
 
 // Names of the feed formats, as carried in the HeaderFormat header.

@@ -9,7 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,36 +22,61 @@ import (
 // Defaults for Config.
 const (
 	DefaultGroup     = "tape-ingest"
+	DefaultFoldGroup = "tape-fold"
 	DefaultBatchSize = 1000
 	DefaultMaxWait   = 500 * time.Millisecond
 	DefaultMaxFuture = 5 * time.Minute
 	// DefaultSessionTimeout bounds how long a dead ingester's partitions
 	// wait before another takes them over.
 	DefaultSessionTimeout = 10 * time.Second
+	// DefaultStallAfter is how long a partition may fail to progress
+	// before the ingester reports it and turns not ready.
+	DefaultStallAfter = 30 * time.Second
+	// DefaultBrokerTimeout is how long no broker may answer before the
+	// ingester reports it and turns not ready.
+	DefaultBrokerTimeout = 3 * time.Second
+	// DefaultCheckpointInterval and DefaultCheckpointEvents bound the
+	// time and the events between two checkpoints of a fold partition,
+	// and so what a new owner refolds after a crash.
+	DefaultCheckpointInterval = time.Second
+	DefaultCheckpointEvents   = 10_000
 )
 
 // Config configures an Ingester. Zero fields take the defaults.
 type Config struct {
 	Brokers     []string
 	RawTopic    string
+	EventsTopic string
 	QuotesTopic string
 	LatestTopic string
 	DLQTopic    string
-	Group       string
-	BatchSize   int
-	MaxWait     time.Duration
+	// Group is the normalisers' consumer group over RawTopic; FoldGroup
+	// the folds' over EventsTopic.
+	Group     string
+	FoldGroup string
+	BatchSize int
+	MaxWait   time.Duration
 	// MaxFuture rejects events stamped further ahead of this machine's clock.
 	MaxFuture time.Duration
 	// MaxAge, if set, rejects events older than this; replays of recorded
 	// sessions are historical, so by default any age is accepted.
 	MaxAge time.Duration
-	// SessionTimeout is how long the group waits for a silent member
+	// SessionTimeout is how long a group waits for a silent member
 	// before giving its partitions to another ingester.
 	SessionTimeout time.Duration
-	// Seed returns the last quote of every symbol (from quotes.latest), so
-	// that day volume and statistics continue across restarts.
-	Seed   func(ctx context.Context) ([]tape.Quote, error)
-	Logger *slog.Logger
+	// DLQMaxBytes is how much of a raw message a dead letter carries
+	// (default DefaultDLQMaxBytes); the origin headers locate the rest.
+	DLQMaxBytes int
+	// MaxRequestBytes bounds one produce request (default
+	// DefaultMaxRequestBytes); keep it under the broker's message.max.bytes.
+	MaxRequestBytes int
+	// StallAfter, BrokerTimeout: see DefaultStallAfter, DefaultBrokerTimeout.
+	StallAfter    time.Duration
+	BrokerTimeout time.Duration
+	// CheckpointInterval and CheckpointEvents: see DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
+	CheckpointEvents   int
+	Logger             *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -61,58 +86,90 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	str(&c.RawTopic, tape.TopicRaw)
+	str(&c.EventsTopic, tape.TopicEvents)
 	str(&c.QuotesTopic, tape.TopicQuotes)
 	str(&c.LatestTopic, tape.TopicLatest)
 	str(&c.DLQTopic, tape.TopicDLQ)
 	str(&c.Group, DefaultGroup)
-	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
+	str(&c.FoldGroup, DefaultFoldGroup)
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
 	}
-	if c.MaxWait == 0 {
-		c.MaxWait = DefaultMaxWait
+	def(&c.BatchSize, DefaultBatchSize)
+	def(&c.DLQMaxBytes, DefaultDLQMaxBytes)
+	def(&c.MaxRequestBytes, DefaultMaxRequestBytes)
+	def(&c.CheckpointEvents, DefaultCheckpointEvents)
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
 	}
-	if c.MaxFuture == 0 {
-		c.MaxFuture = DefaultMaxFuture
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = DefaultSessionTimeout
-	}
+	dur(&c.MaxWait, DefaultMaxWait)
+	dur(&c.MaxFuture, DefaultMaxFuture)
+	dur(&c.SessionTimeout, DefaultSessionTimeout)
+	dur(&c.StallAfter, DefaultStallAfter)
+	dur(&c.BrokerTimeout, DefaultBrokerTimeout)
+	dur(&c.CheckpointInterval, DefaultCheckpointInterval)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
 
+// deadLetterSlack is what a dead letter may add to its raw bytes: key,
+// reasons and the other headers.
+const deadLetterSlack = MaxDeadLetterKey + MaxReasonsBytes + 2<<10
+
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
 	switch {
 	case len(c.Brokers) == 0:
 		return errors.New("ingest: no brokers")
-	case c.BatchSize < 0, c.MaxFuture < 0, c.MaxAge < 0:
+	case c.BatchSize < 0, c.MaxFuture < 0, c.MaxAge < 0, c.DLQMaxBytes < 0, c.MaxRequestBytes < 0,
+		c.StallAfter < 0, c.BrokerTimeout < 0, c.CheckpointInterval < 0, c.CheckpointEvents < 0:
 		return errors.New("ingest: limits must not be negative")
+	}
+	c = c.withDefaults()
+	if c.DLQMaxBytes+deadLetterSlack > c.MaxRequestBytes {
+		return fmt.Errorf("ingest: a dead letter of %d bytes plus headers does not fit a request of %d bytes", c.DLQMaxBytes, c.MaxRequestBytes)
 	}
 	return nil
 }
 
-// Ingester consumes raw feed messages in the consumer group, normalises
-// them, produces events to the quotes topic and last values to the latest
-// topic, and dead-letters what it cannot accept. It commits a raw offset
-// only after everything produced from it is acknowledged by all in-sync
-// replicas, so a crash repeats work and never loses it; repeats carry the
-// same origin ids and are dropped downstream.
+// Ingester runs two stages, each a member of its own consumer group, so
+// that ingesters started anywhere share both:
 //
-// Run is not safe to call concurrently; Stats and WriteMetrics are.
+//   - the normaliser reads raw feed messages (Group over RawTopic),
+//     turns them into events and produces them to EventsTopic keyed by
+//     symbol, with one dead letter per message it could not wholly
+//     accept. It keeps no state.
+//   - the fold (FoldGroup over EventsTopic) owns each assigned partition:
+//     it restores the state of the partition's symbols from the same
+//     partition of LatestTopic, folds every event and produces the folded
+//     quote to the same partition of QuotesTopic, and checkpoints to
+//     LatestTopic. A symbol's day statistics thus have one owner.
+//
+// The normaliser commits a raw offset only after its output is
+// acknowledged by all in-sync replicas; the fold checkpoints only what is
+// acknowledged. A crash repeats work, with the same origin ids and fold
+// positions, so downstream drops the repeats. Output the broker refuses
+// for good is dead-lettered and the partition moves on; a partition that
+// cannot progress for StallAfter, or brokers that do not answer, make the
+// ingester not ready (Faults).
+//
+// Run is not safe to call concurrently; every other method is.
 type Ingester struct {
-	cfg Config
+	cfg    Config
+	health *health
 
-	// state is the last quote per symbol as this ingester has built it,
-	// used to stamp day volume and statistics on trades. Only Run's
-	// goroutine touches it.
-	state map[tape.Symbol]*tape.Quote
-
-	raw, events, batches, retries atomic.Int64
-	mu                            sync.Mutex // guards rejected
-	rejected                      map[string]int64
+	raw, events, batches, retries                  atomic.Int64
+	folded, repeats, quotes, checkpoints, restores atomic.Int64
+	owned, invalid                                 atomic.Int64
+	mu                                             sync.Mutex // guards rejected and refused
+	rejected                                       map[string]int64
+	refused                                        map[string]int64 // records refused for good, by topic
 }
 
 // New returns an ingester for cfg.
@@ -120,28 +177,115 @@ func New(cfg Config) (*Ingester, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Ingester{
-		cfg:      cfg.withDefaults(),
-		state:    make(map[tape.Symbol]*tape.Quote),
+	cfg = cfg.withDefaults()
+	in := &Ingester{
+		cfg:      cfg,
+		health:   newHealth(cfg.Logger),
 		rejected: make(map[string]int64),
-	}, nil
+		refused:  make(map[string]int64),
+	}
+	in.health.raiseLogged("starting", FaultStarting, "starting: waiting for the topics", 0, false)
+	return in, nil
 }
 
-// Run ingests until ctx ends. It returns nil on cancellation.
+// Faults returns why the ingester is not ready; none means ready.
+func (in *Ingester) Faults() []Fault { return in.health.Faults() }
+
+// Run ingests until ctx ends. It returns nil on cancellation, and an
+// error when the topics do not fit together.
 func (in *Ingester) Run(ctx context.Context) error {
 	cfg := in.cfg
-	if cfg.Seed != nil {
-		quotes, err := cfg.Seed(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("ingest: load last values: %w", err)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel, below
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { in.health.watch(ctx, cfg.Brokers, cfg.StallAfter, cfg.BrokerTimeout) })
+
+	// One transport for every produce and metadata request: it keeps
+	// connections and the cluster layout.
+	transport := &kafka.Transport{MetadataTTL: 5 * time.Second}
+	defer transport.CloseIdleConnections()
+	meta := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport}
+	parts, err := in.waitTopics(ctx, meta)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
 		}
-		for _, q := range quotes {
-			in.state[q.Symbol] = &q
+		return err
+	}
+	in.health.clear("starting")
+
+	sk := newSink(cfg.Brokers, transport, cfg.MaxRequestBytes, &in.retries)
+	errs := make(chan error, 2)
+	wg.Go(func() { errs <- in.normalise(ctx, sk, meta, parts) })
+	wg.Go(func() { errs <- in.fold(ctx, sk, meta, parts) })
+	err = <-errs
+	cancel()
+	if err2 := <-errs; err == nil {
+		err = err2
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// waitTopics waits until the raw, events, quotes and latest topics exist
+// and returns the partition count of the last three, which must agree:
+// the fold writes partition p of quotes and latest from partition p of
+// events. A missing dead-letter topic is reported, not waited for.
+func (in *Ingester) waitTopics(ctx context.Context, meta *kafka.Client) (int, error) {
+	cfg := in.cfg
+	need := []string{cfg.RawTopic, cfg.EventsTopic, cfg.QuotesTopic, cfg.LatestTopic}
+	for attempt := 0; ; attempt++ {
+		counts, err := partitionCounts(ctx, meta, append(need, cfg.DLQTopic))
+		var missing []string
+		for _, t := range need {
+			if counts[t] == 0 {
+				missing = append(missing, t)
+			}
+		}
+		if err == nil && len(missing) == 0 {
+			e, q, l := counts[cfg.EventsTopic], counts[cfg.QuotesTopic], counts[cfg.LatestTopic]
+			if e != q || e != l {
+				return 0, fmt.Errorf("ingest: %s, %s and %s have %d, %d and %d partitions; they must have the same count (tape topics checks it)",
+					cfg.EventsTopic, cfg.QuotesTopic, cfg.LatestTopic, e, q, l)
+			}
+			if counts[cfg.DLQTopic] == 0 {
+				in.health.raise("refused "+cfg.DLQTopic, FaultRefused, fmt.Sprintf("dead-letter topic %s does not exist: rejected input is counted, not kept", cfg.DLQTopic), cfg.StallAfter)
+			}
+			return e, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("missing %s", strings.Join(missing, ", "))
+		}
+		in.health.raise("starting", FaultStarting, "starting: waiting for the topics: "+err.Error(), 0)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// partitionCounts returns the partition count of each topic that exists.
+func partitionCounts(ctx context.Context, meta *kafka.Client, topics []string) (map[string]int, error) {
+	res, err := meta.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, err
+	}
+	counts := make(map[string]int, len(topics))
+	for _, t := range res.Topics {
+		if t.Error == nil {
+			counts[t.Name] = len(t.Partitions)
+		}
+	}
+	return counts, nil
+}
+
+// normalise runs the normaliser until ctx ends.
+func (in *Ingester) normalise(ctx context.Context, sk *sink, meta *kafka.Client, eventParts int) error {
+	cfg := in.cfg
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           cfg.Brokers,
 		GroupID:           cfg.Group,
@@ -159,22 +303,6 @@ func (in *Ingester) Run(ctx context.Context) error {
 		QueueCapacity:     cfg.BatchSize,
 	})
 	defer r.Close()
-	w := &kafka.Writer{
-		Addr: kafka.TCP(cfg.Brokers...),
-		// CRC32 is librdkafka's (and kcat's) partitioner, so a symbol lands
-		// on the same partition whoever produces it.
-		Balancer:     &kafka.CRC32Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		// Each WriteMessages call is a whole batch already; the writer's own
-		// linger only adds latency.
-		BatchTimeout: 100 * time.Microsecond,
-		BatchSize:    cfg.BatchSize,
-		BatchBytes:   16 << 20,
-		MaxAttempts:  5,
-		// Its own transport: the shared default caches topic metadata.
-		Transport: &kafka.Transport{},
-	}
-	defer w.Close()
 
 	msgs := make(chan kafka.Message, cfg.BatchSize)
 	fetchErr := make(chan error, 1)
@@ -203,6 +331,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 	}()
 	defer func() { close(commits); <-committed }()
 
+	ln := in.health.lane(cfg.RawTopic)
+	defer ln.remove()
+	sk = sk.withFailing(ln)
 	batch := make([]kafka.Message, 0, cfg.BatchSize)
 	for {
 		m, ok := <-msgs
@@ -214,13 +345,32 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}
 		batch = append(batch[:0], m)
 		batch = gather(batch, msgs, cfg.BatchSize)
-		out := in.process(batch)
-		if err := in.produce(ctx, w, out); err != nil {
+		ln.begin(fmt.Sprintf("writing the output of %d raw messages (partitions %v)", len(batch), partitionsOf(batch)))
+		out := in.process(ctx, meta, batch, eventParts)
+		refused, err := sk.write(ctx, out, false)
+		if err != nil {
 			return nil // cancelled: the batch is not committed and will be repeated
 		}
+		if len(refused) > 0 {
+			if err := in.deadLetterRefused(ctx, sk, meta, batch, refused); err != nil {
+				return nil
+			}
+		}
+		ln.done()
 		commits <- lastPerPartition(batch)
 		in.batches.Add(1)
 	}
+}
+
+func partitionsOf(batch []kafka.Message) []int {
+	var ps []int
+	for _, m := range batch {
+		if !slices.Contains(ps, m.Partition) {
+			ps = append(ps, m.Partition)
+		}
+	}
+	slices.Sort(ps)
+	return ps
 }
 
 // batchLinger is how long the loop waits to fill a batch when messages
@@ -308,36 +458,17 @@ func (in *Ingester) commitLoop(r *kafka.Reader, commits <-chan []kafka.Message) 
 	}
 }
 
-// produce writes out, retrying until it is acknowledged or ctx ends.
-func (in *Ingester) produce(ctx context.Context, w *kafka.Writer, out []kafka.Message) error {
-	backoff := 100 * time.Millisecond
-	for {
-		err := w.WriteMessages(ctx, out...)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		in.retries.Add(1)
-		in.cfg.Logger.Warn("ingest: produce failed, retrying", "messages", len(out), "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// process normalises a batch of raw messages into the messages to produce.
-func (in *Ingester) process(batch []kafka.Message) []kafka.Message {
+// process normalises a batch of raw messages into the records to produce:
+// events to the events topic (key = symbol, partition = CRC32 of the
+// symbol), and one dead letter per message with rejected parts.
+func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kafka.Message, eventParts int) []record {
 	cfg := in.cfg
 	now := time.Now()
-	var out []kafka.Message
-	latest := make(map[tape.Symbol]*tape.Quote)
+	dlq := in.dlqPartitions(ctx, meta)
+	var out []record
 	var events []tape.Event
-	for _, m := range batch {
+	var rejects []Reject
+	for i, m := range batch {
 		in.raw.Add(1)
 		name := header(m, tape.HeaderFormat)
 		if name == "" {
@@ -345,60 +476,130 @@ func (in *Ingester) process(batch []kafka.Message) []kafka.Message {
 		}
 		f, ok := Lookup(name)
 		if !ok {
-			out = append(out, in.deadLetter(m, name, Reject{Index: -1, Err: tape.Errorf(tape.ECodeFormat, "unknown format %.32q", name)}))
+			rj := []Reject{{Index: -1, Err: tape.Errorf(tape.ECodeFormat, "unknown format %.32q", name)}}
+			out = in.appendDeadLetter(dlq, out, m, i, name, rj)
 			continue
 		}
-		var rejects []Reject
 		events, rejects = f.Normalize(events[:0], m.Value)
-		for _, rj := range rejects {
-			out = append(out, in.deadLetter(m, name, rj))
-		}
-		for i := range events {
-			ev := &events[i]
+		for j := range events {
+			ev := &events[j]
 			if err := in.checkTime(ev.Time, now); err != nil {
-				out = append(out, in.deadLetter(m, name, Reject{Index: i, Err: err}))
+				rejects = append(rejects, Reject{Index: j, Err: err})
 				continue
 			}
-			ev.Origin = string(tape.AppendOrigin(nil, m.Topic, m.Partition, m.Offset, i))
-			q := in.apply(ev)
-			latest[ev.Symbol] = q
+			ev.Origin = string(tape.AppendOrigin(nil, m.Topic, m.Partition, m.Offset, j))
 			in.events.Add(1)
-			out = append(out, kafka.Message{Topic: cfg.QuotesTopic, Key: []byte(ev.Symbol), Value: ev.AppendJSON(nil)})
+			out = append(out, record{
+				topic: cfg.EventsTopic, partition: crc32Partition([]byte(ev.Symbol), eventParts),
+				key: []byte(ev.Symbol), value: ev.AppendJSON(nil), src: i, elem: j,
+			})
 		}
-	}
-	syms := make([]tape.Symbol, 0, len(latest))
-	for s := range latest {
-		syms = append(syms, s)
-	}
-	slices.Sort(syms)
-	for _, s := range syms {
-		out = append(out, kafka.Message{Topic: cfg.LatestTopic, Key: []byte(s), Value: latest[s].AppendJSON(nil)})
+		if len(rejects) > 0 {
+			slices.SortStableFunc(rejects, func(a, b Reject) int { return a.Index - b.Index })
+			out = in.appendDeadLetter(dlq, out, m, i, name, rejects)
+		}
 	}
 	return out
 }
 
-// apply folds ev into the ingester's state and stamps trades with the day
-// volume and statistics. An event the state already holds (a repeat after a
-// crash) is stamped but not counted again.
-func (in *Ingester) apply(ev *tape.Event) *tape.Quote {
-	q := in.state[ev.Symbol]
-	if q == nil {
-		q = &tape.Quote{Symbol: ev.Symbol}
-		in.state[ev.Symbol] = q
+// appendDeadLetter counts rejects and appends the dead letter of raw
+// message m (batch index src) to out. When the dead-letter topic is not
+// there (dlq says how many partitions it has), the dead letter is reported
+// as refused instead.
+func (in *Ingester) appendDeadLetter(dlq func() (int, error), out []record, m kafka.Message, src int, format string, rejects []Reject) []record {
+	in.mu.Lock()
+	for _, rj := range rejects {
+		in.rejected[tape.ErrorCode(rj.Err)]++
 	}
-	repeat := false
-	if topic, pos, ok := tape.ParseOrigin(ev.Origin); ok {
-		if lt, last, ok := tape.ParseOrigin(q.Origin); ok && lt == topic && last.Partition == pos.Partition && !last.Before(pos) {
-			repeat = true
+	in.mu.Unlock()
+	dl := NewDeadLetter(Position{m.Topic, m.Partition, m.Offset}, m.Key, m.Value, format, rejects, in.cfg.DLQMaxBytes)
+	parts, err := dlq()
+	if err != nil {
+		in.reportRefused(in.cfg.DLQTopic, err)
+		return out
+	}
+	headers := make([]kafka.Header, len(dl.Headers))
+	for i, h := range dl.Headers {
+		headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
+	}
+	// A raw partition's dead letters stay in order on one DLQ partition.
+	return append(out, record{
+		topic: in.cfg.DLQTopic, partition: m.Partition % parts,
+		key: dl.Key, value: dl.Value, headers: headers, src: src, elem: -1,
+	})
+}
+
+// errNoTopic reports a topic the cluster does not know.
+var errNoTopic = kafka.UnknownTopicOrPartition
+
+// dlqPartitions returns a function that looks up the dead-letter topic's
+// partition count once, when first called (for one batch).
+func (in *Ingester) dlqPartitions(ctx context.Context, meta *kafka.Client) func() (int, error) {
+	var (
+		done  bool
+		parts int
+		err   error
+	)
+	return func() (int, error) {
+		if done {
+			return parts, err
 		}
+		done = true
+		var counts map[string]int
+		if counts, err = partitionCounts(ctx, meta, []string{in.cfg.DLQTopic}); err == nil {
+			if parts = counts[in.cfg.DLQTopic]; parts == 0 {
+				err = fmt.Errorf("%s: %w", in.cfg.DLQTopic, errNoTopic)
+			}
+		}
+		return parts, err
 	}
-	if !repeat {
-		q.Apply(ev)
+}
+
+// deadLetterRefused handles records the broker refused for good: each raw
+// message whose events were refused gets a dead letter naming them (a
+// refused dead letter is reported and dropped; the raw message stays in
+// the raw topic).
+func (in *Ingester) deadLetterRefused(ctx context.Context, sk *sink, meta *kafka.Client, batch []kafka.Message, refused []refusal) error {
+	byMsg := map[int][]Reject{}
+	for _, rf := range refused {
+		in.reportRefused(rf.rec.topic, rf.err)
+		if rf.rec.topic == in.cfg.DLQTopic {
+			continue
+		}
+		byMsg[rf.rec.src] = append(byMsg[rf.rec.src], Reject{
+			Index: rf.rec.elem,
+			Err:   tape.Errorf(ReasonRefused, "%s refused the event: %v", rf.rec.topic, rf.err),
+		})
 	}
-	if ev.Kind&tape.KindTrade != 0 {
-		ev.Volume, ev.Open, ev.High, ev.Low = q.Volume, q.Open, q.High, q.Low
+	if len(byMsg) == 0 {
+		return nil
 	}
-	return q
+	srcs := slices.Sorted(maps.Keys(byMsg))
+	dlq := in.dlqPartitions(ctx, meta)
+	var out []record
+	for _, src := range srcs {
+		m := batch[src]
+		name := header(m, tape.HeaderFormat)
+		if name == "" {
+			name = Sniff(m.Value)
+		}
+		out = in.appendDeadLetter(dlq, out, m, src, name, byMsg[src])
+	}
+	refused, err := sk.write(ctx, out, false)
+	for _, rf := range refused {
+		in.reportRefused(rf.rec.topic, rf.err)
+	}
+	return err
+}
+
+// reportRefused counts a record the broker refused for good and reports
+// the topic as refusing writes (logged once, until it has refused nothing
+// for StallAfter).
+func (in *Ingester) reportRefused(topic string, err error) {
+	in.mu.Lock()
+	in.refused[topic]++
+	in.mu.Unlock()
+	in.health.raise("refused "+topic, FaultRefused, fmt.Sprintf("%s refuses writes: %v", topic, err), in.cfg.StallAfter)
 }
 
 func (in *Ingester) checkTime(t, now time.Time) error {
@@ -414,32 +615,6 @@ func (in *Ingester) checkTime(t, now time.Time) error {
 	return nil
 }
 
-// deadLetter builds the dead-letter message for one rejected part of m: the
-// raw message as it came, with the reason and origin in headers.
-func (in *Ingester) deadLetter(m kafka.Message, format string, rj Reject) kafka.Message {
-	code := tape.ErrorCode(rj.Err)
-	in.mu.Lock()
-	in.rejected[code]++
-	in.mu.Unlock()
-	if len(format) > 32 {
-		format = format[:32]
-	}
-	return kafka.Message{
-		Topic: in.cfg.DLQTopic,
-		Key:   m.Key,
-		Value: m.Value,
-		Headers: []kafka.Header{
-			{Key: tape.HeaderReason, Value: []byte(code)},
-			{Key: tape.HeaderError, Value: []byte(tape.ErrorMessage(rj.Err))},
-			{Key: tape.HeaderFormat, Value: []byte(format)},
-			{Key: tape.HeaderOriginTopic, Value: []byte(m.Topic)},
-			{Key: tape.HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
-			{Key: tape.HeaderOriginOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
-			{Key: tape.HeaderOriginIndex, Value: strconv.AppendInt(nil, int64(rj.Index), 10)},
-		},
-	}
-}
-
 func header(m kafka.Message, key string) string {
 	for _, h := range m.Headers {
 		if h.Key == key {
@@ -451,8 +626,21 @@ func header(m kafka.Message, key string) string {
 
 // Stats is a snapshot of an ingester's counters.
 type Stats struct {
+	// Raw messages read, events normalised, batches done, produce
+	// attempts retried.
 	Raw, Events, Batches, Retries int64
-	Rejected                      map[string]int64 // by reason code
+	// Rejected counts rejected parts of raw messages by reason code.
+	Rejected map[string]int64
+	// Refused counts records the broker refused for good, by topic.
+	Refused map[string]int64
+	// Folded events, Repeats dropped by the fold, Quotes produced,
+	// Checkpoints written (flushes), Restores of a partition's state,
+	// Invalid records on the events topic.
+	Folded, Repeats, Quotes, Checkpoints, Restores, Invalid int64
+	// Owned is the number of events partitions this ingester folds now.
+	Owned int64
+	// Faults counts faults begun, by kind.
+	Faults map[string]int64
 }
 
 // Stats returns the ingester's counters.
@@ -461,23 +649,50 @@ func (in *Ingester) Stats() Stats {
 	defer in.mu.Unlock()
 	return Stats{
 		Raw: in.raw.Load(), Events: in.events.Load(), Batches: in.batches.Load(), Retries: in.retries.Load(),
-		Rejected: maps.Clone(in.rejected),
+		Rejected: maps.Clone(in.rejected), Refused: maps.Clone(in.refused),
+		Folded: in.folded.Load(), Repeats: in.repeats.Load(), Quotes: in.quotes.Load(),
+		Checkpoints: in.checkpoints.Load(), Restores: in.restores.Load(), Invalid: in.invalid.Load(),
+		Owned: in.owned.Load(), Faults: in.health.counted(),
 	}
 }
 
 // WriteMetrics writes the ingester's counters in the Prometheus text format.
 func (in *Ingester) WriteMetrics(w io.Writer) {
 	s := in.Stats()
-	fmt.Fprintf(w, "# HELP tape_ingest_raw_total Raw feed messages consumed.\n# TYPE tape_ingest_raw_total counter\ntape_ingest_raw_total %d\n", s.Raw)
-	fmt.Fprintf(w, "# HELP tape_ingest_events_total Normalised events produced.\n# TYPE tape_ingest_events_total counter\ntape_ingest_events_total %d\n", s.Events)
-	fmt.Fprintf(w, "# HELP tape_ingest_produce_retries_total Produce attempts that failed and were retried.\n# TYPE tape_ingest_produce_retries_total counter\ntape_ingest_produce_retries_total %d\n", s.Retries)
-	fmt.Fprintf(w, "# HELP tape_ingest_rejected_total Inputs sent to the dead-letter topic, by reason.\n# TYPE tape_ingest_rejected_total counter\n")
-	reasons := make([]string, 0, len(s.Rejected))
-	for r := range s.Rejected {
-		reasons = append(reasons, r)
+	ready := 0
+	if len(in.Faults()) == 0 {
+		ready = 1
 	}
-	sort.Strings(reasons)
-	for _, r := range reasons {
-		fmt.Fprintf(w, "tape_ingest_rejected_total{reason=%q} %d\n", r, s.Rejected[r])
+	for _, m := range []struct {
+		name, typ, help string
+		v               int64
+	}{
+		{"tape_ingest_ready", "gauge", "1 when the ingester has no fault (see /readyz).", int64(ready)},
+		{"tape_ingest_raw_total", "counter", "Raw feed messages consumed.", s.Raw},
+		{"tape_ingest_events_total", "counter", "Normalised events produced to the events topic.", s.Events},
+		{"tape_ingest_produce_retries_total", "counter", "Produce attempts that failed for a retriable reason and were retried.", s.Retries},
+		{"tape_fold_events_total", "counter", "Events folded.", s.Folded},
+		{"tape_fold_repeats_total", "counter", "Events the fold dropped as repeats.", s.Repeats},
+		{"tape_fold_quotes_total", "counter", "Folded quotes produced.", s.Quotes},
+		{"tape_fold_checkpoints_total", "counter", "Checkpoints (changed symbols and the marker) written.", s.Checkpoints},
+		{"tape_fold_restores_total", "counter", "Partitions whose fold state was restored from the latest topic.", s.Restores},
+		{"tape_fold_invalid_total", "counter", "Records of the events topic that did not parse.", s.Invalid},
+		{"tape_fold_partitions", "gauge", "Partitions of the events topic this ingester folds.", s.Owned},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.typ, m.name, m.v)
 	}
+	labelled := func(name, help, label string, vals map[string]int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+		keys := make([]string, 0, len(vals))
+		for k := range vals {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s{%s=%q} %d\n", name, label, k, vals[k])
+		}
+	}
+	labelled("tape_ingest_rejected_total", "Rejected parts of raw messages (dead-lettered), by reason.", "reason", s.Rejected)
+	labelled("tape_ingest_refused_total", "Records the broker refused for good, by topic.", "topic", s.Refused)
+	labelled("tape_ingest_faults_total", "Faults begun (each made the ingester not ready), by kind.", "kind", s.Faults)
 }

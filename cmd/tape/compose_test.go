@@ -314,8 +314,10 @@ func TestComposeTopologyServesAndResumesAcrossNodes(t *testing.T) {
 				args = append(args, tf[i], tf[i+1])
 			}
 		}
-		if flagValue(cmd, "addr") != "" {
-			args = append(args, "--addr", "127.0.0.1:0")
+		for _, listen := range []string{"addr", "admin-addr"} {
+			if flagValue(cmd, listen) != "" {
+				args = append(args, "--"+listen, "127.0.0.1:0")
+			}
 		}
 		return args
 	}
@@ -324,9 +326,9 @@ func TestComposeTopologyServesAndResumesAcrossNodes(t *testing.T) {
 	var ingesters []string
 	ing := c.Services["ingest"]
 	for range ing.replicas() {
-		args := append(overrides(ing.Command), "--group", "tape-ingest-"+id)
+		args := append(overrides(ing.Command), "--group", "tape-ingest-"+id, "--fold-group", "tape-fold-"+id)
 		var want []string
-		if flagValue(ing.Command, "addr") != "" {
+		if flagValue(ing.Command, "admin-addr") != "" {
 			want = []string{"ingest-http"}
 		}
 		s := start(t, want, args...)

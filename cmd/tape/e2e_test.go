@@ -23,7 +23,7 @@ import (
 // returns the node's base URL once it is ready.
 func node(t *testing.T, brokers string, tt testTopics, id string) string {
 	t.Helper()
-	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
 	web := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id, "--drain", "0s", "--reject-unknown=false", "--heartbeat", "1s"}, tt.flags()...)...)
 	base := "http://" + web.addrs["http"]
 	waitReady(t, base)
@@ -140,9 +140,10 @@ func TestMalformedMessageGoesToDLQAndTheNextOneFlows(t *testing.T) {
 }
 
 // TestIngesterKilledMidStreamLosesNothing kills a real ingester process
-// with SIGKILL while it works through a backlog, between fetches, produces
-// and commits, starts another, and checks that every raw message came out
-// on the quotes topic.
+// with SIGKILL while it works through a backlog, between fetches, produces,
+// commits and checkpoints, starts another, and checks that every raw
+// message came out on the quotes topic, and that each symbol's volume, as
+// its quotes show it once repeats are dropped, counts every trade once.
 func TestIngesterKilledMidStreamLosesNothing(t *testing.T) {
 	brokers := testBrokers(t)
 	id := uniqueID(t)
@@ -157,7 +158,7 @@ func TestIngesterKilledMidStreamLosesNothing(t *testing.T) {
 	}
 	produce(t, brokers, tt.raw, msgs...)
 
-	args := append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--batch", "200"}, tt.flags()...)
+	args := append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id, "--batch", "200"}, tt.flags()...)
 	first := startProcess(t, args...)
 	waitForOffsets(t, brokers, tt.quotes, n/5, 60*time.Second)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
@@ -181,6 +182,12 @@ func TestIngesterKilledMidStreamLosesNothing(t *testing.T) {
 		sort.Strings(missing)
 		t.Fatalf("%d of %d raw messages have no quote, e.g. %v", len(missing), len(want), missing[:min(5, len(missing))])
 	}
+	volumes := map[string]int64{}
+	for i := range 40 {
+		volumes[fmt.Sprintf("S%02d", i)] = n / 40 // trades of size 1
+	}
+	waitForVolumes(t, brokers, tt.latest, volumes, 60*time.Second)
+	checkRunningVolumes(t, brokers, tt, 3, volumes)
 }
 
 // startProcess runs this test binary as `tape args...` in its own process.

@@ -2,40 +2,48 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
-	"tape"
 	"tape/ingest"
-	"tape/stream"
 )
 
 type ingestConfig struct {
-	brokers   string
-	names     topicNames
-	group     string
-	batch     int
-	maxFuture time.Duration
-	maxAge    time.Duration
-	session   time.Duration
-	addr      string
-	logLevel  string
+	brokers            string
+	names              topicNames
+	group              string
+	foldGroup          string
+	batch              int
+	maxFuture          time.Duration
+	maxAge             time.Duration
+	session            time.Duration
+	dlqMaxBytes        int
+	stallAfter         time.Duration
+	checkpointInterval time.Duration
+	checkpointEvents   int
+	adminAddr          string
+	logLevel           string
 }
 
 func runIngest(ctx context.Context, args []string, env environ) error {
-	fs := flagSet("ingest", "Run one normaliser: it reads raw vendor messages in the consumer group tape-ingest and produces quotes. Start several to share the partitions.", env)
+	fs := flagSet("ingest", "Run one ingester: it normalises raw vendor messages (consumer group tape-ingest) into events, and folds the events of the symbols it owns into quotes and day statistics (consumer group tape-fold). Start several to share both.", env)
 	var c ingestConfig
 	fs.StringVar(&c.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	c.names.register(fs)
-	fs.StringVar(&c.group, "group", ingest.DefaultGroup, "consumer group shared by all ingesters")
-	fs.IntVar(&c.batch, "batch", ingest.DefaultBatchSize, "most raw messages normalised per produce and commit")
+	fs.StringVar(&c.group, "group", ingest.DefaultGroup, "consumer group of the normalisers, over the raw topic")
+	fs.StringVar(&c.foldGroup, "fold-group", ingest.DefaultFoldGroup, "consumer group of the folds, over the events topic")
+	fs.IntVar(&c.batch, "batch", ingest.DefaultBatchSize, "most messages normalised or folded per produce")
 	fs.DurationVar(&c.maxFuture, "max-future", ingest.DefaultMaxFuture, "reject events stamped further in the future")
 	fs.DurationVar(&c.maxAge, "max-age", 0, "reject events older than this (0: any age, for replays)")
-	fs.DurationVar(&c.session, "session-timeout", ingest.DefaultSessionTimeout, "how long the group waits for a silent ingester before another takes its partitions (6s to 30m on default brokers)")
-	fs.StringVar(&c.addr, "addr", "", "serve /healthz and /metrics on this address (off when empty)")
+	fs.DurationVar(&c.session, "session-timeout", ingest.DefaultSessionTimeout, "how long the groups wait for a silent ingester before another takes its partitions (6s to 30m on default brokers)")
+	fs.IntVar(&c.dlqMaxBytes, "dlq-max-bytes", ingest.DefaultDLQMaxBytes, "most bytes of a raw message a dead letter carries (the origin headers locate the whole message)")
+	fs.DurationVar(&c.stallAfter, "stall-after", ingest.DefaultStallAfter, "a partition that cannot progress for this long makes the ingester not ready")
+	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", ingest.DefaultCheckpointInterval, "most time between two checkpoints of a fold partition")
+	fs.IntVar(&c.checkpointEvents, "checkpoint-events", ingest.DefaultCheckpointEvents, "most events folded between two checkpoints of a fold partition")
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /healthz, /readyz and /metrics on this address (off when empty)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args, env); err != nil {
 		return err
@@ -53,38 +61,60 @@ func runIngester(ctx context.Context, c ingestConfig, env environ, log *slog.Log
 		return err
 	}
 	in, err := ingest.New(ingest.Config{
-		Brokers: brokers, RawTopic: c.names.raw, QuotesTopic: c.names.quotes,
-		LatestTopic: c.names.latest, DLQTopic: c.names.dlq, Group: c.group,
+		Brokers: brokers, RawTopic: c.names.raw, EventsTopic: c.names.events, QuotesTopic: c.names.quotes,
+		LatestTopic: c.names.latest, DLQTopic: c.names.dlq, Group: c.group, FoldGroup: c.foldGroup,
 		BatchSize: c.batch, MaxFuture: c.maxFuture, MaxAge: c.maxAge, SessionTimeout: c.session,
-		Seed: func(ctx context.Context) ([]tape.Quote, error) {
-			return stream.LoadLatest(ctx, brokers, c.names.latest, 0)
-		},
+		DLQMaxBytes: c.dlqMaxBytes, StallAfter: c.stallAfter,
+		CheckpointInterval: c.checkpointInterval, CheckpointEvents: c.checkpointEvents,
 		Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	if c.addr != "" {
-		ln, err := net.Listen("tcp", c.addr)
+	if c.adminAddr != "" {
+		ln, err := net.Listen("tcp", c.adminAddr)
 		if err != nil {
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
-		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-			in.WriteMetrics(w)
-		})
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: ingestAdmin(in), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
 		if env.ready != nil {
 			env.ready("ingest-http", ln.Addr().String())
 		}
 	}
-	log.Info("ingester running", "group", c.group, "from", c.names.raw, "to", c.names.quotes)
+	log.Info("ingester running", "group", c.group, "fold-group", c.foldGroup, "from", c.names.raw, "via", c.names.events, "to", c.names.quotes)
 	err = in.Run(ctx)
 	s := in.Stats()
-	log.Info("ingester stopped", "raw", s.Raw, "events", s.Events, "rejected", s.Rejected)
+	log.Info("ingester stopped", "raw", s.Raw, "events", s.Events, "rejected", s.Rejected, "folded", s.Folded, "quotes", s.Quotes)
 	return err
+}
+
+// ingestAdmin serves an ingester's liveness, readiness and metrics.
+// /readyz answers 503 with the faults (a stalled partition, brokers that
+// do not answer, a topic that refuses writes) while there are any.
+func ingestAdmin(in *ingest.Ingester) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		faults := in.Faults()
+		w.Header().Set("Content-Type", "application/json")
+		body := struct {
+			Status string         `json:"status"`
+			Faults []ingest.Fault `json:"faults,omitempty"`
+		}{"ready", faults}
+		if len(faults) > 0 {
+			body.Status = "not ready"
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(body)
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		in.WriteMetrics(w)
+	})
+	return mux
 }

@@ -50,7 +50,7 @@ func BenchmarkIngestThroughput(b *testing.B) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	b.ResetTimer()
 	began := time.Now()
-	start(b, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--log-level", "warn"}, tt.flags()...)...)
+	start(b, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id, "--log-level", "warn"}, tt.flags()...)...)
 	waitForOffsets(b, brokers, tt.quotes, int64(n), 10*time.Minute)
 	elapsed := time.Since(began)
 	b.StopTimer()

@@ -26,7 +26,7 @@ func TestKcatMixedFormatsAndGarbage(t *testing.T) {
 	brokers := testBrokers(t)
 	id := uniqueID(t)
 	tt := newTopics(t, brokers, id, 1)
-	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
 
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	ms, rfc := now.UnixMilli(), now.Format(time.RFC3339Nano)
@@ -105,7 +105,7 @@ func TestTwoIngestersOneKilled(t *testing.T) {
 		msgs[i] = kafka.Message{Key: []byte(sym), Headers: []kafka.Header{{Key: "format", Value: []byte("polygon")}},
 			Value: fmt.Appendf(nil, `{"ev":"Q","sym":"%s","bp":%d.10,"bs":1,"ap":%d.20,"as":1,"t":%d}`, sym, 10+i%80, 10+i%80, base.Add(time.Duration(i)*time.Millisecond).UnixMilli())}
 	}
-	args := append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--batch", "100", "--session-timeout", "6s"}, tt.flags()...)
+	args := append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id, "--batch", "100", "--session-timeout", "6s"}, tt.flags()...)
 	victim := startProcess(t, args...)
 	startProcess(t, args...)
 	time.Sleep(3 * time.Second) // both join and split the partitions

@@ -20,7 +20,7 @@ func BenchmarkRawToSSE(b *testing.B) {
 	brokers := testBrokers(b)
 	id := uniqueID(b)
 	tt := newTopics(b, brokers, id, 3)
-	start(b, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--log-level", "warn"}, tt.flags()...)...)
+	start(b, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id, "--log-level", "warn"}, tt.flags()...)...)
 	web := start(b, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id, "--drain", "0s", "--reject-unknown=false", "--log-level", "warn"}, tt.flags()...)...)
 	base := "http://" + web.addrs["http"]
 	waitReady(b, base)

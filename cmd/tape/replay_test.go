@@ -98,14 +98,15 @@ func (fx replayFixture) wantEvents(t *testing.T) map[string][]string {
 	return out
 }
 
-// canonicalQuote is a quotes-topic message without what the ingester adds
-// (its origin, and the day statistics stamped on trades).
+// canonicalQuote is an events-topic or quotes-topic message without what
+// depends on the path it took (its origin and fold position) and the day
+// statistics the fold adds.
 func canonicalQuote(t testing.TB, msg []byte) string {
 	var m map[string]any
 	if err := json.Unmarshal(msg, &m); err != nil {
 		t.Fatalf("quote %s: %v", msg, err)
 	}
-	for _, k := range []string{"origin", "volume", "open", "high", "low"} {
+	for _, k := range []string{"origin", "seq", "volume", "open", "high", "low"} {
 		delete(m, k)
 	}
 	b, _ := json.Marshal(m) // sorted keys
@@ -223,9 +224,10 @@ func diffBySymbol(t *testing.T, what string, got, want map[string][]string) {
 }
 
 // TestReplayDeliversExactlyTheValidRecords replays a recording at --speed
-// max through a real ingester: every valid line comes out on the quotes
+// max through a real ingester: every valid line comes out on the events
 // topic, once, with the content the ingest normaliser gives it, in order
-// per symbol; every damaged line goes to the dead-letter topic.
+// per symbol, and as one folded quote on the quotes topic; every damaged
+// line goes to the dead-letter topic.
 func TestReplayDeliversExactlyTheValidRecords(t *testing.T) {
 	brokers := testBrokers(t)
 	id := uniqueID(t)
@@ -236,9 +238,10 @@ func TestReplayDeliversExactlyTheValidRecords(t *testing.T) {
 	if want := fmt.Sprintf("tape replay: %d messages", len(fx.lines)); !strings.Contains(out, want) || !strings.Contains(out, " 0 lost") {
 		t.Fatalf("summary %q, want %q and nothing lost", out, want)
 	}
-	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
-	got := quotesBySymbol(t, brokers, tt.quotes, fx.valid)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
+	got := quotesBySymbol(t, brokers, tt.events, fx.valid)
 	diffBySymbol(t, "replay", got, fx.wantEvents(t))
+	quotesBySymbol(t, brokers, tt.quotes, fx.valid)
 	if dlq := readTopic(t, brokers, tt.dlq, fx.bad, 30*time.Second); len(dlq) != fx.bad {
 		t.Errorf("dead letters: %d, want %d", len(dlq), fx.bad)
 	}
@@ -275,7 +278,7 @@ func TestReplaySpeedTenTakesATenthOfTheSpan(t *testing.T) {
 // TestKcatAndReplayGiveTheSameQuotes produces one recording twice, once
 // with kcat (keyed by symbol, the format in a header) and once with tape
 // replay, each into its own topics with its own ingester: the quotes are
-// the same, symbol by symbol.
+// the same, symbol by symbol: the events, and the folded quotes.
 func TestKcatAndReplayGiveTheSameQuotes(t *testing.T) {
 	brokers := testBrokers(t)
 	fx := newReplayFixture(t, 10)
@@ -296,6 +299,7 @@ func TestKcatAndReplayGiveTheSameQuotes(t *testing.T) {
 	}
 
 	results := map[string]map[string][]string{}
+	folded := map[string]map[string][]string{}
 	for _, via := range []string{"kcat", "replay"} {
 		id := uniqueID(t) + "-" + via
 		tt := newTopics(t, brokers, id, 3)
@@ -304,10 +308,12 @@ func TestKcatAndReplayGiveTheSameQuotes(t *testing.T) {
 		} else {
 			runOK(t, "replay", "--brokers", brokers, "--topic-raw", tt.raw, "--file", fx.path, "--speed", "max", "--progress", "none")
 		}
-		start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
-		results[via] = quotesBySymbol(t, brokers, tt.quotes, fx.valid)
+		start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
+		results[via] = quotesBySymbol(t, brokers, tt.events, fx.valid)
+		folded[via] = quotesBySymbol(t, brokers, tt.quotes, fx.valid)
 	}
 	diffBySymbol(t, "kcat vs replay", results["kcat"], results["replay"])
+	diffBySymbol(t, "kcat vs replay, folded", folded["kcat"], folded["replay"])
 	diffBySymbol(t, "replay vs the recording", results["replay"], fx.wantEvents(t))
 }
 

@@ -69,7 +69,7 @@ func TestResumeOnAnotherNodeAfterAKill(t *testing.T) {
 	brokers := testBrokers(t)
 	id := uniqueID(t)
 	tt := newTopics(t, brokers, id, 3)
-	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
 	addrA := freeAddr(t)
 	nodeA := startProcess(t, append([]string{"serve", "--brokers", brokers, "--addr", addrA, "--node-id", id + "-a", "--reject-unknown=false", "--drain", "0s"}, tt.flags()...)...)
 	b := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id + "-b", "--reject-unknown=false", "--drain", "0s"}, tt.flags()...)...)

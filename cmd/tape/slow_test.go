@@ -23,7 +23,7 @@ func TestSlowClientDoesNotHoldBackAFastOne(t *testing.T) {
 	brokers := testBrokers(t)
 	id := uniqueID(t)
 	tt := newTopics(t, brokers, id, 3)
-	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id}, tt.flags()...)...)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
 	web := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id,
 		"--reject-unknown=false", "--drain", "0s", "--stall-timeout", "10m"}, tt.flags()...)...)
 	addr := web.addrs["http"]

@@ -14,17 +14,18 @@ import (
 	"tape"
 )
 
-// topicNames are the four topics of the contract; every command that
-// touches Kafka takes the same flags for them.
+// topicNames are the topics of the contract; every command that touches
+// Kafka takes the same flags for them.
 type topicNames struct {
-	raw, quotes, latest, dlq string
+	raw, quotes, latest, dlq, events string
 }
 
 func (t *topicNames) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.raw, "topic-raw", tape.TopicRaw, "topic of raw vendor messages")
-	fs.StringVar(&t.quotes, "topic-quotes", tape.TopicQuotes, "topic of normalised quotes (key = symbol)")
+	fs.StringVar(&t.quotes, "topic-quotes", tape.TopicQuotes, "topic of folded quotes (key = symbol)")
 	fs.StringVar(&t.latest, "topic-latest", tape.TopicLatest, "compacted topic of last values (key = symbol)")
 	fs.StringVar(&t.dlq, "topic-dlq", tape.TopicDLQ, "dead-letter topic for rejected input")
+	fs.StringVar(&t.events, "topic-events", tape.TopicEvents, "topic of normalised events between the normalisers and the folds (key = symbol)")
 }
 
 type topicsConfig struct {
@@ -39,7 +40,7 @@ func runTopics(ctx context.Context, args []string, env environ) error {
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	var tc topicsConfig
 	tc.names.register(fs)
-	fs.IntVar(&tc.partitions, "partitions", 6, "partitions of quotes, quotes.latest and feeds.dlq")
+	fs.IntVar(&tc.partitions, "partitions", 6, "partitions of feeds.events, quotes, quotes.latest (which must match) and feeds.dlq")
 	fs.IntVar(&tc.rawPartitions, "raw-partitions", 6, "partitions of feeds.raw (the most ingesters that can share the work)")
 	fs.IntVar(&tc.replication, "replication", 1, "replication factor of new topics")
 	if err := parse(fs, args, env); err != nil {
@@ -55,7 +56,9 @@ func runTopics(ctx context.Context, args []string, env environ) error {
 }
 
 // ensureTopics creates missing topics and checks existing ones: partition
-// counts are reported, a latest topic that is not compacted is an error.
+// counts are reported; a latest topic that is not compacted, or events,
+// quotes and latest topics whose partition counts differ, are errors (the
+// fold writes partition p of quotes and latest from partition p of events).
 func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io.Writer) error {
 	if tc.partitions < 1 || tc.rawPartitions < 1 || tc.replication < 1 {
 		return errors.New("topics: partitions and replication must be at least 1")
@@ -64,6 +67,7 @@ func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io
 	compact := []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
 	want := []kafka.TopicConfig{
 		{Topic: tc.names.raw, NumPartitions: tc.rawPartitions, ReplicationFactor: tc.replication},
+		{Topic: tc.names.events, NumPartitions: tc.partitions, ReplicationFactor: tc.replication},
 		{Topic: tc.names.quotes, NumPartitions: tc.partitions, ReplicationFactor: tc.replication},
 		{Topic: tc.names.latest, NumPartitions: tc.partitions, ReplicationFactor: tc.replication, ConfigEntries: compact},
 		{Topic: tc.names.dlq, NumPartitions: tc.partitions, ReplicationFactor: tc.replication},
@@ -116,6 +120,10 @@ func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io
 			note = fmt.Sprintf(" (asked for %d; partition counts are never changed here, since keys would move)", t.NumPartitions)
 		}
 		fmt.Fprintf(out, "%-8s %-16s %d partitions%s\n", state, t.Topic, parts[t.Topic], note)
+	}
+	if e, q, l := parts[tc.names.events], parts[tc.names.quotes], parts[tc.names.latest]; e != q || e != l {
+		return fmt.Errorf("topics: %s, %s and %s have %d, %d and %d partitions; they must have the same count, since the fold of events partition p writes partition p of the other two (recreate the newest with the others' count)",
+			tc.names.events, tc.names.quotes, tc.names.latest, e, q, l)
 	}
 	if policy != "compact" {
 		return fmt.Errorf("topics: %s has cleanup.policy=%q; it must be compact (kafka-configs --alter --add-config cleanup.policy=compact)", tc.names.latest, policy)
