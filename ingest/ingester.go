@@ -105,10 +105,9 @@ func (c Config) Validate() error {
 type Ingester struct {
 	cfg Config
 
-	// state is the last quote per symbol as this ingester has built it,
-	// used to stamp day volume and statistics on trades. Only Run's
-	// goroutine touches it.
-	state map[tape.Symbol]*tape.Quote
+	// state is the fold per symbol as this ingester has built it, for the
+	// last values it produces. Only Run's goroutine touches it.
+	state map[tape.Symbol]*tape.Fold
 
 	raw, events, batches, retries atomic.Int64
 	mu                            sync.Mutex // guards rejected
@@ -122,7 +121,7 @@ func New(cfg Config) (*Ingester, error) {
 	}
 	return &Ingester{
 		cfg:      cfg.withDefaults(),
-		state:    make(map[tape.Symbol]*tape.Quote),
+		state:    make(map[tape.Symbol]*tape.Fold),
 		rejected: make(map[string]int64),
 	}, nil
 }
@@ -138,9 +137,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("ingest: load last values: %w", err)
 		}
-		for _, q := range quotes {
-			in.state[q.Symbol] = &q
-		}
+		_ = quotes // a quote cannot restore a fold; the fold stage will own this
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           cfg.Brokers,
@@ -377,28 +374,17 @@ func (in *Ingester) process(batch []kafka.Message) []kafka.Message {
 	return out
 }
 
-// apply folds ev into the ingester's state and stamps trades with the day
-// volume and statistics. An event the state already holds (a repeat after a
-// crash) is stamped but not counted again.
+// apply folds ev into the ingester's state. A repeated trade is dropped
+// by its id.
 func (in *Ingester) apply(ev *tape.Event) *tape.Quote {
-	q := in.state[ev.Symbol]
-	if q == nil {
-		q = &tape.Quote{Symbol: ev.Symbol}
-		in.state[ev.Symbol] = q
+	f := in.state[ev.Symbol]
+	if f == nil {
+		f = tape.NewFold(ev.Symbol)
+		in.state[ev.Symbol] = f
 	}
-	repeat := false
-	if topic, pos, ok := tape.ParseOrigin(ev.Origin); ok {
-		if lt, last, ok := tape.ParseOrigin(q.Origin); ok && lt == topic && last.Partition == pos.Partition && !last.Before(pos) {
-			repeat = true
-		}
-	}
-	if !repeat {
-		q.Apply(ev)
-	}
-	if ev.Kind&tape.KindTrade != 0 {
-		ev.Volume, ev.Open, ev.High, ev.Low = q.Volume, q.Open, q.High, q.Low
-	}
-	return q
+	f.Apply(ev, tape.NoSeq)
+	q := f.Quote()
+	return &q
 }
 
 func (in *Ingester) checkTime(t, now time.Time) error {
