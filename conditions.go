@@ -50,8 +50,11 @@ func (u Updates) String() string { return string(u.AppendText(nil)) }
 func ParseUpdates(b []byte) (Updates, bool) {
 	var u Updates
 	for len(b) > 0 {
-		var item []byte
-		item, b, _ = bytes.Cut(b, []byte(","))
+		item, rest, more := bytes.Cut(b, []byte(","))
+		if more && len(rest) == 0 {
+			return 0, false
+		}
+		b = rest
 		found := false
 		for _, n := range updateNames {
 			if string(item) == n.name {

@@ -455,11 +455,15 @@ func (f *eventFields) event(e *Event) error {
 		if e.Ask, err = jsonDecimalPrice(f.ask); err != nil {
 			return err
 		}
-		if e.BidSize, err = jsonDecimalSize(f.bidSize); err != nil {
-			return err
+		if f.hasBid {
+			if e.BidSize, err = jsonDecimalSize(f.bidSize); err != nil {
+				return err
+			}
 		}
-		if e.AskSize, err = jsonDecimalSize(f.askSize); err != nil {
-			return err
+		if f.hasAsk {
+			if e.AskSize, err = jsonDecimalSize(f.askSize); err != nil {
+				return err
+			}
 		}
 	}
 	if e.Kind&(KindTrade|KindCancel|KindCorrection) != 0 {

@@ -214,3 +214,185 @@ func TestFoldCases(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+func TestFoldTimeNeverGoesBack(t *testing.T) {
+	var f tape.Fold
+	q1 := quoteAt("T", "10.00", "10.02", now)
+	stale := quoteAt("T", "9.00", "9.02", now.Add(-time.Second))
+	if !f.Apply(&q1, tape.NoSeq) || f.Apply(&stale, tape.NoSeq) {
+		t.Fatal("the stale quote was applied, or the first was not")
+	}
+	want{bid: "10.00", ask: "10.02", lastSize: "0", volume: "0", day: "2026-11-20", time: now}.check(t, f.Quote())
+	same := quoteAt("T", "10.01", "10.03", now) // the same time: later in sequence wins
+	f.Apply(&same, tape.NoSeq)
+	want{bid: "10.01", ask: "10.03", lastSize: "0", volume: "0", day: "2026-11-20", time: now}.check(t, f.Quote())
+}
+
+func TestFoldCancelRestoresStatistics(t *testing.T) {
+	trades := []tape.Event{
+		tradeAt("R", "10.00", "100", now, withID("1")),                   // the open
+		tradeAt("R", "10.50", "100", now.Add(1*time.Second), withID("2")), // the high
+		tradeAt("R", "9.50", "100", now.Add(2*time.Second), withID("3")),  // the low
+		tradeAt("R", "10.10", "100", now.Add(3*time.Second), withID("4")),
+		tradeAt("R", "10.20", "100", now.Add(4*time.Second), withID("5")), // the last
+	}
+	end := now.Add(time.Minute)
+	for _, tt := range []struct {
+		cancel string
+		want   want
+	}{
+		{"1", want{last: "10.20", lastSize: "100", volume: "400", open: "10.50", high: "10.50", low: "9.50", day: "2026-11-20", time: end}},
+		{"2", want{last: "10.20", lastSize: "100", volume: "400", open: "10.00", high: "10.20", low: "9.50", day: "2026-11-20", time: end}},
+		{"3", want{last: "10.20", lastSize: "100", volume: "400", open: "10.00", high: "10.50", low: "10.00", day: "2026-11-20", time: end}},
+		{"5", want{last: "10.10", lastSize: "100", volume: "400", open: "10.00", high: "10.50", low: "9.50", day: "2026-11-20", time: end}},
+	} {
+		t.Run("cancel "+tt.cancel, func(t *testing.T) {
+			tt.want.check(t, fold(append(slicesClone(trades), cancelOf("R", tt.cancel, end))...))
+		})
+	}
+	t.Run("cancel all", func(t *testing.T) {
+		evs := slicesClone(trades)
+		for _, id := range []string{"1", "2", "3", "4", "5"} {
+			evs = append(evs, cancelOf("R", id, end))
+		}
+		want{lastSize: "0", volume: "0", day: "2026-11-20", time: end}.check(t, fold(evs...))
+	})
+	t.Run("a repeated cancel changes nothing more", func(t *testing.T) {
+		var f tape.Fold
+		for i := range trades {
+			f.Apply(&trades[i], tape.NoSeq)
+		}
+		c := cancelOf("R", "2", end)
+		if !f.Apply(&c, tape.NoSeq) || f.Apply(&c, tape.NoSeq) {
+			t.Fatal("Apply of the cancel, then of its repeat: want true, false")
+		}
+		unknown := cancelOf("R", "99", end)
+		if f.Apply(&unknown, tape.NoSeq) {
+			t.Fatal("a cancel of an unknown trade changed the quote")
+		}
+	})
+}
+
+func slicesClone(evs []tape.Event) []tape.Event { return append([]tape.Event(nil), evs...) }
+
+func TestFoldCorrections(t *testing.T) {
+	base := []tape.Event{
+		tradeAt("C", "10.00", "100", now, withID("1")),
+		tradeAt("C", "10.50", "100", now.Add(time.Second), withID("2")),
+	}
+	later := now.Add(time.Minute)
+	t.Run("a corrected last trade stays last", func(t *testing.T) {
+		q := fold(append(slicesClone(base), tradeAt("C", "10.20", "50", now.Add(2*time.Second), withID("3")),
+			correctionOf("C", "3", "3b", "10.25", "60", later))...)
+		want{last: "10.25", lastSize: "60", volume: "260", open: "10.00", high: "10.50", low: "10.00", day: "2026-11-20", time: later}.check(t, q)
+	})
+	t.Run("a corrected earlier trade does not become last", func(t *testing.T) {
+		q := fold(append(slicesClone(base), correctionOf("C", "1", "1b", "9.90", "100", later))...)
+		want{last: "10.50", lastSize: "100", volume: "200", open: "9.90", high: "10.50", low: "9.90", day: "2026-11-20", time: later}.check(t, q)
+	})
+	t.Run("a correction under the same id (FIX 279=1)", func(t *testing.T) {
+		q := fold(append(slicesClone(base), correctionOf("C", "2", "2", "10.40", "300", later))...)
+		want{last: "10.40", lastSize: "300", volume: "400", open: "10.00", high: "10.40", low: "10.00", day: "2026-11-20", time: later}.check(t, q)
+	})
+	t.Run("a correction to volume only takes the print out of the prices", func(t *testing.T) {
+		c := correctionOf("C", "2", "2b", "10.50", "100", later)
+		c.Ineligible = tape.AllUpdates &^ tape.UpdatesVolume
+		want{last: "10.00", lastSize: "100", volume: "200", open: "10.00", high: "10.00", low: "10.00", day: "2026-11-20", time: later}.check(t, fold(append(slicesClone(base), c)...))
+	})
+	t.Run("a repeated correction is applied once", func(t *testing.T) {
+		c := correctionOf("C", "2", "2b", "10.40", "300", later)
+		want{last: "10.40", lastSize: "300", volume: "400", open: "10.00", high: "10.40", low: "10.00", day: "2026-11-20", time: later}.check(t, fold(append(slicesClone(base), c, c)...))
+	})
+}
+
+func TestFoldPositions(t *testing.T) {
+	var f tape.Fold
+	a := tradeAt("P", "1.00", "1", now, withID("a"))
+	b := tradeAt("P", "1.01", "1", now.Add(time.Second), withID("b"))
+	if !f.Apply(&a, tape.Seq{Partition: 3, Offset: 10}) {
+		t.Fatal("first event not applied")
+	}
+	if f.Apply(&b, tape.Seq{Partition: 3, Offset: 10}) || f.Apply(&b, tape.Seq{Partition: 3, Offset: 9}) {
+		t.Fatal("an event at a position already applied was applied")
+	}
+	if !f.Apply(&b, tape.Seq{Partition: 3, Offset: 11}) || f.Quote().Seq != (tape.Seq{Partition: 3, Offset: 11}) {
+		t.Fatalf("the next position: seq %v", f.Quote().Seq)
+	}
+	other := tradeAt("OTHER", "5", "1", now.Add(2*time.Second), withID("c"))
+	if f.Apply(&other, tape.Seq{Partition: 3, Offset: 12}) || f.Quote().Symbol != "P" {
+		t.Fatal("an event of another symbol was applied")
+	}
+	if q := tape.NewFold("Q").Quote(); q.Symbol != "Q" || q.Seq != tape.NoSeq {
+		t.Fatalf("NewFold: %+v", q)
+	}
+}
+
+func TestFoldTradingDayRoll(t *testing.T) {
+	mon := time.Date(2026, 1, 5, 15, 0, 0, 0, time.UTC)
+	var f tape.Fold
+	evs := []tape.Event{
+		quoteAt("D", "10.00", "10.02", mon),
+		tradeAt("D", "10.01", "100", mon, withID("1")),
+		quoteAt("D", "10.10", "10.12", mon.Add(24*time.Hour)), // Tuesday's first event
+	}
+	for i := range evs {
+		f.Apply(&evs[i], tape.NoSeq)
+	}
+	// Tuesday before its first trade: the book and yesterday's last stay,
+	// the day's statistics restart.
+	want{bid: "10.10", ask: "10.12", last: "10.01", lastSize: "100", volume: "0", day: "2026-01-06", time: mon.Add(24 * time.Hour)}.check(t, f.Quote())
+	late := tradeAt("D", "10.05", "100", mon.Add(time.Hour), withID("2")) // Monday's, reported on Tuesday
+	if f.Apply(&late, tape.NoSeq) {
+		t.Fatal("a trade of an earlier day was applied")
+	}
+	bust := cancelOf("D", "1", mon.Add(24*time.Hour+time.Minute))
+	if f.Apply(&bust, tape.NoSeq) {
+		t.Fatal("a cancel of an earlier day's trade was applied")
+	}
+	want{bid: "10.10", ask: "10.12", last: "10.01", lastSize: "100", volume: "0", day: "2026-01-06", time: mon.Add(24 * time.Hour)}.check(t, f.Quote())
+}
+
+func TestFoldVolumeCap(t *testing.T) {
+	evs := []tape.Event{
+		tradeAt("V", "1", "92233720000", now, withID("1")),
+		tradeAt("V", "1", "1000", now, withID("2")), // overflows: volume saturates
+		cancelOf("V", "1", now),                      // after the cap, volume stays
+		tradeAt("V", "2", "1", now.Add(time.Second), withID("3")),
+	}
+	want{last: "2.00", lastSize: "1", volume: "92233720368.54775807", open: "1.00", high: "2.00", low: "1.00", day: "2026-11-20", time: now.Add(time.Second)}.check(t, fold(evs...))
+}
+
+func TestFoldBounds(t *testing.T) {
+	var f tape.Fold
+	// More distinct prices than the ladder holds: the extremes stay exact.
+	n := tape.MaxFoldLevels * 3
+	for i := range n {
+		e := tradeAt("B", fmt.Sprintf("%d.01", 100+i), "1", now.Add(time.Duration(i)*time.Millisecond), withID(fmt.Sprint(i)))
+		f.Apply(&e, tape.NoSeq)
+	}
+	q := f.Quote()
+	if q.High != px(fmt.Sprintf("%d.01", 100+n-1)) || q.Low != px("100.01") || q.Volume != sz(fmt.Sprint(n)) {
+		t.Fatalf("high %s low %s volume %s", q.High, q.Low, q.Volume)
+	}
+	// The open survives as long as its window has trades: cancel the
+	// first MaxFoldEdges-1 and the next one is the open.
+	for i := range tape.MaxFoldEdges - 1 {
+		c := cancelOf("B", fmt.Sprint(i), now.Add(time.Hour))
+		f.Apply(&c, tape.NoSeq)
+	}
+	if got := f.Quote().Open; got != px(fmt.Sprintf("%d.01", 100+tape.MaxFoldEdges-1)) {
+		t.Fatalf("open after cancels %s", got)
+	}
+	// A repeat of a trade older than the MaxFoldTrades remembered counts
+	// again (the documented bound); a recent one does not.
+	g := tape.NewFold("B")
+	for i := range tape.MaxFoldTrades + 1 {
+		e := tradeAt("B", "1", "1", now, withID(fmt.Sprint(i)))
+		g.Apply(&e, tape.NoSeq)
+	}
+	old := tradeAt("B", "1", "1", now, withID("0"))
+	recent := tradeAt("B", "1", "1", now, withID(fmt.Sprint(tape.MaxFoldTrades)))
+	if g.Apply(&recent, tape.NoSeq) || !g.Apply(&old, tape.NoSeq) {
+		t.Fatal("the recent repeat counted, or the forgotten one did not")
+	}
+}

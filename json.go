@@ -373,13 +373,18 @@ func (s *jsonScanner) skipSpace() {
 	}
 }
 
-// peek returns the next byte that is not white space, or 0 at the end.
+// peek returns the next byte that is not white space, or 0 at the end. A
+// NUL byte in the input comes back as 0xff, which is as invalid, so that
+// it is never taken for the end.
 func (s *jsonScanner) peek() byte {
 	s.skipSpace()
 	if s.err != nil || s.pos >= len(s.data) {
 		return 0
 	}
-	return s.data[s.pos]
+	if c := s.data[s.pos]; c != 0 {
+		return c
+	}
+	return 0xff
 }
 
 // finish checks that nothing but white space follows the value just read.

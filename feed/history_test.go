@@ -50,8 +50,6 @@ func TestReadHistory(t *testing.T) {
 	}
 }
 
-
-
 // TestHistoryRecordings checks that the converted history in
 // testdata/history reads back through the ingest package, in time order.
 func TestHistoryRecordings(t *testing.T) {

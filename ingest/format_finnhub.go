@@ -37,6 +37,7 @@ func (f *finnhubFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, [
 	if len(msg) > MaxMessageBytes {
 		return dst, []Reject{{Index: -1, Err: errTooBig}}
 	}
+	msg = bytes.TrimPrefix(msg, bom)
 	switch trimmed := bytes.TrimLeft(msg, " \t\r\n"); {
 	case len(trimmed) == 0:
 		return dst, []Reject{{Index: -1, Err: errEmpty}}

@@ -121,7 +121,7 @@ func (f *fixFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Rej
 	if len(msg) > MaxMessageBytes {
 		return dst, []Reject{{Index: -1, Err: errTooBig}}
 	}
-	msg = bytes.TrimRight(bytes.TrimLeft(msg, " \t\r\n"), " \t\r\n")
+	msg = bytes.TrimRight(bytes.TrimLeft(bytes.TrimPrefix(msg, bom), " \t\r\n"), " \t\r\n")
 	if len(msg) == 0 {
 		return dst, []Reject{{Index: -1, Err: errEmpty}}
 	}

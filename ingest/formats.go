@@ -71,7 +71,9 @@ func FormatWith(name string, inst *tape.Instruments) (Format, bool) {
 // Formats returns the names of all formats, sorted.
 func Formats() []string { return slices.Clone(sortedNames) }
 
-// bom is the UTF-8 byte order mark some tools put before text.
+// bom is the UTF-8 byte order mark some tools put before text. Every
+// format ignores one at the start of a message (RFC 8259, section 8.1,
+// lets JSON parsers do so) and CSV also before each line.
 var bom = []byte("\xef\xbb\xbf")
 
 // Sniff guesses the format of a message that arrived without a format
@@ -247,7 +249,7 @@ func (w *jsonWalk) start(dst []tape.Event, msg []byte) {
 		w.tooBig = true
 		return
 	}
-	w.m.Reset(msg)
+	w.m.Reset(bytes.TrimPrefix(msg, bom))
 }
 
 // next moves to the next object and reports whether there is one. Array
