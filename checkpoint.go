@@ -143,7 +143,14 @@ func ParseCheckpoint(b []byte) (*Fold, error) {
 	}
 	var c checkpointFields
 	sc := jsonScanner{data: b}
-	if err := scanObject(&sc, &c); err != nil {
+	for i := sc.startObject(); ; i++ {
+		key, ok := sc.member(i)
+		if !ok {
+			break
+		}
+		c.set(key, sc.value())
+	}
+	if err := sc.end(); err != nil {
 		return nil, err
 	}
 	f := &Fold{}

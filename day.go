@@ -70,10 +70,12 @@ func (s Session) Day(t time.Time) Day {
 	}
 	lt := t.In(zone)
 	y, m, d := lt.Date()
-	clock := time.Duration(lt.Hour())*time.Hour + time.Duration(lt.Minute())*time.Minute +
-		time.Duration(lt.Second())*time.Second + time.Duration(lt.Nanosecond())
-	if s.Roll > 0 && clock >= s.Roll {
-		return MakeDay(y, m, d+1)
+	if s.Roll > 0 {
+		hh, mm, ss := lt.Clock()
+		clock := time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute + time.Duration(ss)*time.Second + time.Duration(lt.Nanosecond())
+		if clock >= s.Roll {
+			return MakeDay(y, m, d+1)
+		}
 	}
 	return Day(y*10000 + int(m)*100 + d)
 }

@@ -354,7 +354,14 @@ func ParseEvent(b []byte) (Event, error) {
 	var e Event
 	var f eventFields
 	sc := jsonScanner{data: b}
-	if err := scanObject(&sc, &f); err != nil {
+	for i := sc.startObject(); ; i++ {
+		key, ok := sc.member(i)
+		if !ok {
+			break
+		}
+		f.set(key, sc.value())
+	}
+	if err := sc.end(); err != nil {
 		return e, err
 	}
 	if err := f.event(&e); err != nil {
@@ -379,28 +386,32 @@ func (m *JSONMessage) DecodeEvent() (Event, error) {
 	return e, f.event(&e)
 }
 
-// scanObject reads b as one JSON object into f, rejecting anything after.
-func scanObject(sc *jsonScanner, f interface{ set([]byte, JSONValue) }) error {
-	switch sc.peek() {
+// startObject opens the one object a document must be, for a loop over
+// its members that end closes:
+//
+//	for i := sc.startObject(); ; i++ {
+//		key, ok := sc.member(i)
+//		...
+//	}
+//	err := sc.end()
+//
+// A document that is empty or not an object fails the first member.
+func (s *jsonScanner) startObject() int {
+	switch s.peek() {
 	case '{':
+		s.openObject()
 	case 0:
-		if sc.err == nil {
-			return errJSONEmpty
-		}
-		return sc.err
+		s.fail(errJSONEmpty)
 	default:
-		return errJSONShape
+		s.fail(errJSONShape)
 	}
-	sc.openObject()
-	for i := 0; ; i++ {
-		key, ok := sc.member(i)
-		if !ok {
-			break
-		}
-		f.set(key, sc.value())
-	}
-	sc.finish()
-	return sc.err
+	return 0
+}
+
+// end checks that nothing follows the object and returns the first error.
+func (s *jsonScanner) end() error {
+	s.finish()
+	return s.err
 }
 
 func (f *eventFields) event(e *Event) error {

@@ -230,7 +230,7 @@ func TestFoldTimeNeverGoesBack(t *testing.T) {
 
 func TestFoldCancelRestoresStatistics(t *testing.T) {
 	trades := []tape.Event{
-		tradeAt("R", "10.00", "100", now, withID("1")),                   // the open
+		tradeAt("R", "10.00", "100", now, withID("1")),                    // the open
 		tradeAt("R", "10.50", "100", now.Add(1*time.Second), withID("2")), // the high
 		tradeAt("R", "9.50", "100", now.Add(2*time.Second), withID("3")),  // the low
 		tradeAt("R", "10.10", "100", now.Add(3*time.Second), withID("4")),
@@ -356,7 +356,7 @@ func TestFoldVolumeCap(t *testing.T) {
 	evs := []tape.Event{
 		tradeAt("V", "1", "92233720000", now, withID("1")),
 		tradeAt("V", "1", "1000", now, withID("2")), // overflows: volume saturates
-		cancelOf("V", "1", now),                      // after the cap, volume stays
+		cancelOf("V", "1", now),                     // after the cap, volume stays
 		tradeAt("V", "2", "1", now.Add(time.Second), withID("3")),
 	}
 	want{last: "2.00", lastSize: "1", volume: "92233720368.54775807", open: "1.00", high: "2.00", low: "1.00", day: "2026-11-20", time: now.Add(time.Second)}.check(t, fold(evs...))

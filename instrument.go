@@ -245,6 +245,9 @@ var cryptoQuotes = map[string]bool{"USDT": true, "USDC": true, "BUSD": true, "DA
 
 // defaultClass applies the patterns Instruments documents.
 func defaultClass(sym string) AssetClass {
+	if strings.IndexAny(sym, "=:/-") < 0 {
+		return ClassEquity // a plain ticker, the common case
+	}
 	switch {
 	case strings.HasSuffix(sym, "=F"):
 		return ClassFuture

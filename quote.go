@@ -165,7 +165,14 @@ func ParseQuote(b []byte) (Quote, error) {
 	var q Quote
 	var f quoteFields
 	sc := jsonScanner{data: b}
-	if err := scanObject(&sc, &f); err != nil {
+	for i := sc.startObject(); ; i++ {
+		key, ok := sc.member(i)
+		if !ok {
+			break
+		}
+		f.set(key, sc.value())
+	}
+	if err := sc.end(); err != nil {
 		return q, err
 	}
 	return q, f.quote(&q)

@@ -99,14 +99,12 @@ const ContentWindow = 64
 // two messages: they count once.
 func ContentTradeID(e *Event, occurrence int) TradeID {
 	h := uint64(fnvOffset)
-	mix := func(v uint64) {
-		for range 8 {
-			h = (h ^ (v & 0xff)) * fnvPrime
-			v >>= 8
-		}
-	}
 	for i := 0; i < len(e.Symbol); i++ {
 		h = (h ^ uint64(e.Symbol[i])) * fnvPrime
+	}
+	mix := func(v uint64) { // a word at a time: FNV's multiply, then a fold of the high bits
+		h = (h ^ v) * fnvPrime
+		h ^= h >> 29
 	}
 	mix(uint64(e.Time.UnixNano()))
 	mix(uint64(e.Last))

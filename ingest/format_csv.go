@@ -37,7 +37,7 @@ func (f *csvFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Rej
 	switch {
 	case len(msg) > MaxMessageBytes:
 		return dst, []Reject{{Index: -1, Err: errTooBig}}
-	case len(bytes.TrimSpace(bytes.ReplaceAll(msg, bom, nil))) == 0:
+	case len(bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(msg), bom))) == 0:
 		return dst, []Reject{{Index: -1, Err: errEmpty}}
 	}
 	base := len(dst)

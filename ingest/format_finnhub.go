@@ -62,18 +62,19 @@ func (f *finnhubFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, [
 			if data != tape.JSONArray {
 				continue
 			}
-			it := v.Elements()
-			for j := 0; ; j++ {
-				el, ok := it.Next()
+			var trades tape.JSONMessage // the array, already checked, walked once more
+			trades.Reset(v.Raw())
+			for {
+				j, isObject, ok := trades.Next()
 				if !ok {
 					break
 				}
-				if el.Kind() != tape.JSONObject {
+				if !isObject {
 					rejects = append(rejects, Reject{Index: j, Err: errJSONElement})
 					continue
 				}
 				var err error
-				if dst, err = f.decode(el, dst, base); err != nil {
+				if dst, err = f.decode(&trades, dst, base); err != nil {
 					rejects = append(rejects, Reject{Index: j, Err: err})
 				}
 			}
@@ -105,10 +106,9 @@ func (f *finnhubFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, [
 // decode reads one trade, such as
 //
 //	{"s":"AAPL","p":187.14,"t":1575526691134,"v":100,"c":["1","12"]}
-func (f *finnhubFormat) decode(obj tape.JSONValue, dst []tape.Event, base int) ([]tape.Event, error) {
+func (f *finnhubFormat) decode(m *tape.JSONMessage, dst []tape.Event, base int) ([]tape.Event, error) {
 	var sym, p, t, v tape.JSONValue
-	members := obj.Members()
-	for key, val, ok := members.Next(); ok; key, val, ok = members.Next() {
+	for key, val, ok := m.Member(); ok; key, val, ok = m.Member() {
 		switch string(key) {
 		case "s":
 			sym = val
