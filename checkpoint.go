@@ -230,7 +230,7 @@ func parseLevels(v JSONValue) ([]level, bool) {
 			return nil, false
 		}
 		p, err := jsonDecimalPrice(cells[0])
-		n, ok := jsonUint(cells[1], 1<<32-1)
+		n, ok := jsonUint(cells[1], 1<<31)
 		if err != nil || p == 0 || !ok || n == 0 || len(out) > 0 && p <= out[len(out)-1].price {
 			return nil, false
 		}
