@@ -28,8 +28,17 @@ var (
 // ParsePrice parses a decimal number such as "187.42", "-0.5", "1e3" or
 // "1.2345E-4" exactly. Digits beyond the eighth decimal place are rounded
 // half away from zero; vendors that send float artefacts such as
-// 187.42000000000002 get 187.42.
+// 187.42000000000002 get 187.42. Whether a negative price is acceptable
+// depends on the instrument (see AssetClass); ParsePrice only reads it.
 func ParsePrice(s []byte) (Price, error) {
+	u, err := parseDecimal(s)
+	return Price(u), err
+}
+
+// parseDecimal reads a decimal number in units of 10^-8 (PriceDecimals
+// and SizeDecimals are equal), exactly, rounding half away from zero past
+// the eighth decimal place.
+func parseDecimal(s []byte) (int64, error) {
 	if len(s) == 0 || len(s) > 64 {
 		return 0, errPriceSyntax
 	}
@@ -63,8 +72,8 @@ func ParsePrice(s []byte) (Price, error) {
 		if s[i] != 'e' && s[i] != 'E' {
 			return 0, errPriceSyntax
 		}
-		e, err := strconv.Atoi(string(s[i+1:]))
-		if err != nil || e > 30 || e < -30 {
+		e, ok := smallInt(s[i+1:])
+		if !ok || e > 30 || e < -30 {
 			return 0, errPriceSyntax
 		}
 		point += e
@@ -105,9 +114,33 @@ func ParsePrice(s []byte) (Price, error) {
 		return 0, errPriceRange
 	}
 	if neg {
-		return -Price(units), nil
+		return -int64(units), nil
 	}
-	return Price(units), nil
+	return int64(units), nil
+}
+
+// smallInt parses an optionally signed exponent without allocating, as
+// strconv.Atoi would; values beyond ±1000 come back as ±1001.
+func smallInt(b []byte) (int, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = min(n*10+int(c-'0'), 1001)
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // MustPrice is ParsePrice for constants in tests and examples; it panics on
@@ -139,11 +172,15 @@ func PriceFromInt(units int64, decimals int) (Price, error) {
 // AppendText appends the price in plain decimal notation with at least two
 // decimal places and no trailing zeros beyond them: 187.5 is "187.50",
 // 0.00001234 is "0.00001234".
-func (p Price) AppendText(dst []byte) []byte {
-	u := uint64(p)
-	if p < 0 {
+func (p Price) AppendText(dst []byte) []byte { return appendDecimal(dst, int64(p), 2) }
+
+// appendDecimal writes units of 10^-8 in plain decimal notation with at
+// least minFrac decimal places and no trailing zeros beyond them.
+func appendDecimal(dst []byte, v int64, minFrac int) []byte {
+	u := uint64(v)
+	if v < 0 {
 		dst = append(dst, '-')
-		u = uint64(-p)
+		u = -u // also right for math.MinInt64
 	}
 	whole, frac := u/priceScale, u%priceScale
 	dst = strconv.AppendUint(dst, whole, 10)
@@ -153,8 +190,11 @@ func (p Price) AppendText(dst []byte) []byte {
 		frac /= 10
 	}
 	end := PriceDecimals
-	for end > 2 && buf[end-1] == '0' {
+	for end > minFrac && buf[end-1] == '0' {
 		end--
+	}
+	if end == 0 {
+		return dst
 	}
 	dst = append(dst, '.')
 	return append(dst, buf[:end]...)

@@ -1,6 +1,10 @@
 package tape
 
-import "errors"
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+)
 
 // MaxSymbolLen is the longest symbol tape accepts.
 const MaxSymbolLen = 24
@@ -74,4 +78,45 @@ func symbolByte(c byte, first bool) bool {
 		return true
 	}
 	return false
+}
+
+// maxInternedSymbols bounds the symbols InternSymbol keeps, so that a
+// feed sending endless distinct symbols cannot grow the table without
+// limit. Symbols beyond it are still accepted; they just cost an
+// allocation each.
+const maxInternedSymbols = 1 << 14
+
+// symbols maps raw symbol bytes (as sent, any case) to validated Symbols.
+// A sync.Map rather than a mutex-guarded map because every message reads
+// it and almost none write: its loads take no lock, and a lookup keyed by
+// string(b) does not allocate.
+var symbols struct {
+	m sync.Map     // string(raw bytes) -> Symbol
+	n atomic.Int64 // entries in m; concurrent stores may overshoot the bound by a few
+}
+
+// InternSymbol is ParseSymbol for the hot paths of parsers: a symbol seen
+// before comes back as the same string, without allocating. Its error is
+// an *Error with code ECodeSymbol.
+func InternSymbol(b []byte) (Symbol, error) {
+	if len(b) == 0 || len(b) > MaxSymbolLen {
+		return "", errSymbol
+	}
+	if s, ok := symbols.m.Load(string(b)); ok {
+		return s.(Symbol), nil
+	}
+	s, err := ParseSymbol(b)
+	if err != nil {
+		return "", errSymbol
+	}
+	if symbols.n.Load() < maxInternedSymbols {
+		key := string(s)
+		if key != string(b) { // a lower-case spelling gets its own entry
+			key = string(b)
+		}
+		if _, loaded := symbols.m.LoadOrStore(key, s); !loaded {
+			symbols.n.Add(1)
+		}
+	}
+	return s, nil
 }

@@ -77,8 +77,11 @@ func Encode(format string, dst []byte, ev tape.Event) ([]byte, error) {
 // to the millisecond. Exchange codes are synthetic but stable: derived from
 // the symbol and time. An event that is both a quote and a trade becomes an
 // array of two objects in Polygon and Alpaca, and its trade alone in
-// Finnhub; a one-sided quote (one price zero) leaves out the missing side
-// in FIX and CSV.
+// Finnhub. FIX writes the sides a quote states, a removed side as a Delete
+// (279=2); the other formats send the whole book, so a side not stated or
+// removed is written as no quote (0 in Polygon and Alpaca, empty in CSV).
+// Trades in tape's format carry the sequence number as their id, as
+// Polygon and Alpaca trades do.
 func (e *Encoder) Append(dst []byte, ev tape.Event) ([]byte, error) {
 	if err := ev.Validate(); err != nil {
 		return dst, fmt.Errorf("feed: %w", err)
@@ -90,6 +93,10 @@ func (e *Encoder) Append(dst []byte, ev tape.Event) ([]byte, error) {
 	switch e.format {
 	case tape.FormatTape:
 		ev.Origin = ""
+		if ev.Kind&tape.KindTrade != 0 && ev.TradeID.IsZero() {
+			var num [20]byte
+			ev.TradeID, _ = tape.MakeTradeID(nil, strconv.AppendInt(num[:0], seq, 10))
+		}
 		dst = ev.AppendJSON(dst)
 	case tape.FormatPolygon:
 		dst = appendPolygon(dst, &ev, seq)
@@ -163,13 +170,13 @@ func appendPolygon(dst []byte, ev *tape.Event, seq int64) []byte {
 		dst = append(dst, `,"bp":`...)
 		dst = ev.Bid.AppendText(dst)
 		dst = append(dst, `,"bs":`...)
-		dst = strconv.AppendInt(dst, ev.BidSize, 10)
+		dst = ev.BidSize.AppendText(dst)
 		dst = append(dst, `,"ax":`...)
 		dst = strconv.AppendInt(dst, int64(ax.polygon), 10)
 		dst = append(dst, `,"ap":`...)
 		dst = ev.Ask.AppendText(dst)
 		dst = append(dst, `,"as":`...)
-		dst = strconv.AppendInt(dst, ev.AskSize, 10)
+		dst = ev.AskSize.AppendText(dst)
 		dst = append(dst, `,"c":0,"t":`...)
 		dst = strconv.AppendInt(dst, ms, 10)
 		dst = append(dst, '}')
@@ -189,7 +196,7 @@ func appendPolygon(dst []byte, ev *tape.Event, seq int64) []byte {
 		dst = append(dst, `,"p":`...)
 		dst = ev.Last.AppendText(dst)
 		dst = append(dst, `,"s":`...)
-		dst = strconv.AppendInt(dst, ev.Size, 10)
+		dst = ev.Size.AppendText(dst)
 		dst = append(dst, `,"c":[0],"t":`...)
 		dst = strconv.AppendInt(dst, ms, 10)
 		dst = append(dst, '}')
@@ -212,13 +219,13 @@ func appendAlpaca(dst []byte, ev *tape.Event, seq int64) []byte {
 		dst = append(dst, `","bp":`...)
 		dst = ev.Bid.AppendText(dst)
 		dst = append(dst, `,"bs":`...)
-		dst = strconv.AppendInt(dst, ev.BidSize, 10)
+		dst = ev.BidSize.AppendText(dst)
 		dst = append(dst, `,"ax":"`...)
 		dst = append(dst, ax.alpaca...)
 		dst = append(dst, `","ap":`...)
 		dst = ev.Ask.AppendText(dst)
 		dst = append(dst, `,"as":`...)
-		dst = strconv.AppendInt(dst, ev.AskSize, 10)
+		dst = ev.AskSize.AppendText(dst)
 		dst = append(dst, `,"c":["R"],"z":"`...)
 		dst = append(dst, z...)
 		dst = append(dst, `","t":"`...)
@@ -238,7 +245,7 @@ func appendAlpaca(dst []byte, ev *tape.Event, seq int64) []byte {
 		dst = append(dst, `","p":`...)
 		dst = ev.Last.AppendText(dst)
 		dst = append(dst, `,"s":`...)
-		dst = strconv.AppendInt(dst, ev.Size, 10)
+		dst = ev.Size.AppendText(dst)
 		dst = append(dst, `,"c":["@"],"z":"`...)
 		dst = append(dst, z...)
 		dst = append(dst, `","t":"`...)
@@ -256,7 +263,7 @@ func appendFinnhub(dst []byte, ev *tape.Event) []byte {
 	dst = append(dst, `,"t":`...)
 	dst = strconv.AppendInt(dst, ev.Time.UnixMilli(), 10)
 	dst = append(dst, `,"v":`...)
-	dst = strconv.AppendInt(dst, ev.Size, 10)
+	dst = ev.Size.AppendText(dst)
 	return append(dst, `,"c":["1"]}]}`...)
 }
 
@@ -276,7 +283,7 @@ func appendCSV(dst []byte, ev *tape.Event) []byte {
 	if ev.Kind&tape.KindTrade != 0 {
 		dst = ev.Last.AppendText(dst)
 		dst = append(dst, ',')
-		dst = strconv.AppendInt(dst, ev.Size, 10)
+		dst = ev.Size.AppendText(dst)
 	} else {
 		dst = append(dst, ',')
 	}
@@ -316,7 +323,7 @@ func appendFIX(dst []byte, ev *tape.Event, seq int64) []byte {
 	dst = append(dst, "\x01268="...)
 	n := 0
 	if ev.Kind&tape.KindQuote != 0 {
-		n += btoi(ev.Bid != 0) + btoi(ev.Ask != 0)
+		n += btoi(ev.StatedSides()&tape.SideBid != 0) + btoi(ev.StatedSides()&tape.SideAsk != 0)
 	}
 	if ev.Kind&tape.KindTrade != 0 {
 		n++
@@ -324,8 +331,12 @@ func appendFIX(dst []byte, ev *tape.Event, seq int64) []byte {
 	dst = strconv.AppendInt(dst, int64(n), 10)
 	dst = append(dst, fixSOH)
 	if ev.Kind&tape.KindQuote != 0 {
-		dst = appendFIXEntry(dst, '0', ev.Symbol, ev.Bid, ev.BidSize)
-		dst = appendFIXEntry(dst, '1', ev.Symbol, ev.Ask, ev.AskSize)
+		if ev.StatedSides()&tape.SideBid != 0 {
+			dst = appendFIXEntry(dst, '0', ev.Symbol, ev.Bid, ev.BidSize)
+		}
+		if ev.StatedSides()&tape.SideAsk != 0 {
+			dst = appendFIXEntry(dst, '1', ev.Symbol, ev.Ask, ev.AskSize)
+		}
 	}
 	if ev.Kind&tape.KindTrade != 0 {
 		dst = appendFIXEntry(dst, '2', ev.Symbol, ev.Last, ev.Size)
@@ -347,10 +358,14 @@ func appendFIX(dst []byte, ev *tape.Event, seq int64) []byte {
 }
 
 // appendFIXEntry writes one MDEntries group; a zero price (a side the
-// quote does not have) writes nothing.
-func appendFIXEntry(dst []byte, typ byte, sym tape.Symbol, px tape.Price, size int64) []byte {
+// quote removes) is a Delete.
+func appendFIXEntry(dst []byte, typ byte, sym tape.Symbol, px tape.Price, size tape.Size) []byte {
 	if px == 0 {
-		return dst
+		dst = append(dst, "279=2\x01269="...)
+		dst = append(dst, typ)
+		dst = append(dst, "\x0155="...)
+		dst = append(dst, sym...)
+		return append(dst, fixSOH)
 	}
 	dst = append(dst, "279=0\x01269="...)
 	dst = append(dst, typ)
@@ -359,7 +374,7 @@ func appendFIXEntry(dst []byte, typ byte, sym tape.Symbol, px tape.Price, size i
 	dst = append(dst, "\x01270="...)
 	dst = px.AppendText(dst)
 	dst = append(dst, "\x01271="...)
-	dst = strconv.AppendInt(dst, size, 10)
+	dst = size.AppendText(dst)
 	return append(dst, fixSOH)
 }
 

@@ -17,21 +17,21 @@ var (
 	stamp = time.Date(2026, 11, 20, 14, 30, 0, 123456789, time.UTC)
 	quote = tape.Event{
 		Symbol: "AAPL", Kind: tape.KindQuote,
-		Bid: tape.MustPrice("187.42"), BidSize: 300, Ask: tape.MustPrice("187.44"), AskSize: 200,
+		Sides: tape.BothSides, Bid: tape.MustPrice("187.42"), BidSize: tape.MustSize("300"), Ask: tape.MustPrice("187.44"), AskSize: tape.MustSize("200"),
 		Time: stamp, Source: feed.Source,
 	}
 	trade = tape.Event{
-		Symbol: "AAPL", Kind: tape.KindTrade, Last: tape.MustPrice("187.5"), Size: 100,
+		Symbol: "AAPL", Kind: tape.KindTrade, Last: tape.MustPrice("187.5"), Size: tape.MustSize("100"),
 		Time: stamp, Source: feed.Source,
 	}
 	both = tape.Event{
 		Symbol: "EUR/USD", Kind: tape.KindQuote | tape.KindTrade,
-		Bid: tape.MustPrice("1.08123"), BidSize: 1_000_000, Ask: tape.MustPrice("1.08125"), AskSize: 500_000,
-		Last: tape.MustPrice("1.08124"), Size: 200_000,
+		Sides: tape.BothSides, Bid: tape.MustPrice("1.08123"), BidSize: tape.MustSize("1000000"), Ask: tape.MustPrice("1.08125"), AskSize: tape.MustSize("500000"),
+		Last: tape.MustPrice("1.08124"), Size: tape.MustSize("200000"),
 		Time: stamp, Source: feed.Source,
 	}
 	oneSided = tape.Event{
-		Symbol: "BRK.B", Kind: tape.KindQuote, Bid: tape.MustPrice("470.01"), BidSize: 100,
+		Symbol: "BRK.B", Kind: tape.KindQuote, Sides: tape.SideBid, Bid: tape.MustPrice("470.01"), BidSize: tape.MustSize("100"),
 		Time: stamp, Source: feed.Source,
 	}
 )
@@ -44,8 +44,8 @@ func TestEncodeGolden(t *testing.T) {
 		ev     tape.Event
 		want   string
 	}{
-		{tape.FormatTape, quote, `{"symbol":"AAPL","kind":"quote","bid":"187.42","bid_size":300,"ask":"187.44","ask_size":200,"ts":"2026-11-20T14:30:00.123456789Z","source":"feed","origin":""}`},
-		{tape.FormatTape, trade, `{"symbol":"AAPL","kind":"trade","last":"187.50","size":100,"volume":0,"open":null,"high":null,"low":null,"ts":"2026-11-20T14:30:00.123456789Z","source":"feed","origin":""}`},
+		{tape.FormatTape, quote, `{"symbol":"AAPL","kind":"quote","bid":"187.42","bid_size":"300","ask":"187.44","ask_size":"200","ts":"2026-11-20T14:30:00.123456789Z","source":"feed","origin":""}`},
+		{tape.FormatTape, trade, `{"symbol":"AAPL","kind":"trade","last":"187.50","size":"100","id":"1","ts":"2026-11-20T14:30:00.123456789Z","source":"feed","origin":""}`},
 
 		{tape.FormatPolygon, quote, `{"ev":"Q","sym":"AAPL","bx":12,"bp":187.42,"bs":300,"ax":11,"ap":187.44,"as":200,"c":0,"t":1795185000123}`},
 		{tape.FormatPolygon, trade, `{"ev":"T","sym":"AAPL","x":12,"i":"1","z":2,"p":187.50,"s":100,"c":[0],"t":1795185000123}`},

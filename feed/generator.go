@@ -363,10 +363,11 @@ func (g *Generator) quote(in *instrument) tape.Event {
 	return tape.Event{
 		Symbol:  in.symbol,
 		Kind:    tape.KindQuote,
+		Sides:   tape.BothSides,
 		Bid:     tape.Price(in.bid) * in.tick,
 		Ask:     tape.Price(in.ask) * in.tick,
-		BidSize: in.bidSize,
-		AskSize: in.askSize,
+		BidSize: whole(in.bidSize),
+		AskSize: whole(in.askSize),
 		Time:    g.now,
 		Source:  Source,
 	}
@@ -400,8 +401,17 @@ func (g *Generator) trade(in *instrument) tape.Event {
 		Symbol: in.symbol,
 		Kind:   tape.KindTrade,
 		Last:   tape.Price(px) * in.tick,
-		Size:   size,
+		Size:   whole(size),
 		Time:   g.now,
 		Source: Source,
 	}
+}
+
+// whole returns n whole units as a Size; the generator's sizes are small.
+func whole(n int64) tape.Size {
+	s, err := tape.SizeFromInt(n, 0)
+	if err != nil {
+		panic("feed: size out of range") // cannot happen: lots are small
+	}
+	return s
 }

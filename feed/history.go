@@ -147,12 +147,15 @@ func dailyBar(symbol string, rec []string) ([]tape.Event, error) {
 	if cls >= open {
 		first, second = low, high
 	}
+	if _, err := tape.SizeFromInt(vol, 0); err != nil {
+		return nil, fmt.Errorf("volume %q: %w", rec[6], err)
+	}
 	quarter := vol / 4
 	evs := []tape.Event{
-		{Last: open, Size: quarter, Time: at(day, sessionOpen)},
-		{Last: first, Size: quarter, Time: at(day, 11*time.Hour)},
-		{Last: second, Size: quarter, Time: at(day, 14*time.Hour)},
-		{Last: cls, Size: vol - 3*quarter, Time: at(day, sessionClose)},
+		{Last: open, Size: whole(quarter), Time: at(day, sessionOpen)},
+		{Last: first, Size: whole(quarter), Time: at(day, 11*time.Hour)},
+		{Last: second, Size: whole(quarter), Time: at(day, 14*time.Hour)},
+		{Last: cls, Size: whole(vol - 3*quarter), Time: at(day, sessionClose)},
 	}
 	for i := range evs {
 		evs[i].Symbol, evs[i].Kind, evs[i].Source = tape.Symbol(symbol), tape.KindTrade, HistorySource

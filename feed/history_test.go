@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +36,7 @@ func TestReadHistory(t *testing.T) {
 			}
 			var got []string
 			for _, ev := range evs {
-				got = append(got, strings.Join([]string{string(ev.Symbol), ev.Last.String(), itoa(ev.Size), ev.Time.Format(time.RFC3339)}, " "))
+				got = append(got, strings.Join([]string{string(ev.Symbol), ev.Last.String(), ev.Size.String(), ev.Time.Format(time.RFC3339)}, " "))
 			}
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
@@ -50,8 +49,6 @@ func TestReadHistory(t *testing.T) {
 		}
 	}
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestHistoryRecordings checks that the converted history in
 // testdata/history reads back through the ingest package, in time order.

@@ -63,7 +63,7 @@ func (in *Ingester) fold(ctx context.Context, sk *sink, meta *kafka.Client, part
 // offset in the events partition of the last event folded into it (-1
 // when unknown, as for a quote written before checkpoints existed).
 type symState struct {
-	f   folder
+	f   *tape.Fold
 	seq int64
 }
 
@@ -212,10 +212,10 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 		}
 		st := fp.state[ev.Symbol]
 		if st == nil {
-			st = &symState{f: newFolder(ev.Symbol), seq: -1}
+			st = &symState{f: tape.NewFold(ev.Symbol), seq: -1}
 			fp.state[ev.Symbol] = st
 		}
-		if m.Offset <= st.seq || !st.f.Apply(&ev) {
+		if m.Offset <= st.seq || !st.f.Apply(&ev, tape.Seq{Partition: fp.p, Offset: m.Offset}) {
 			// Already in the checkpoint this state was restored from, or
 			// a repeat the folder recognised.
 			in.repeats.Add(1)
@@ -228,7 +228,7 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 		q := st.f.Quote()
 		out = append(out, record{
 			topic: cfg.QuotesTopic, partition: fp.p, key: []byte(ev.Symbol),
-			value: appendQuoteRecord(make([]byte, 0, 320), &q, ev.Kind, fp.p, m.Offset),
+			value: q.AppendJSON(make([]byte, 0, 320)),
 			src:   i, elem: -1,
 		})
 	}
@@ -290,7 +290,7 @@ func (fp *foldPartition) checkpoint(ctx context.Context) error {
 		st := fp.state[sym]
 		recs = append(recs, record{
 			topic: cfg.LatestTopic, partition: fp.p, key: []byte(sym),
-			value: appendSeqField(st.f.AppendCheckpoint(make([]byte, 0, 400)), fp.p, st.seq),
+			value: st.f.AppendCheckpoint(make([]byte, 0, 400)),
 		})
 	}
 	recs = append(recs, record{
@@ -337,12 +337,8 @@ func (fp *foldPartition) restore(ctx context.Context) error {
 	fp.state = map[tape.Symbol]*symState{}
 	fp.dirty = map[tape.Symbol]bool{}
 	fp.sinceFlush, fp.lastFlush = 0, time.Now()
-	type found struct {
-		seq   int64
-		value []byte
-	}
-	latest := map[tape.Symbol]found{}
 	next := int64(-1)
+	var unreadable int
 	err := readPartition(ctx, fp.meta, cfg.LatestTopic, fp.p, func(key, value []byte) {
 		if string(key) == tape.LatestMarkerKey {
 			var mk marker
@@ -355,29 +351,26 @@ func (fp *foldPartition) restore(ctx context.Context) error {
 		if err != nil {
 			return
 		}
+		fl, err := tape.ParseCheckpoint(value)
+		if err != nil || fl.Quote().Symbol != sym {
+			unreadable++
+			return
+		}
 		seq := int64(-1)
-		var s struct {
-			Seq string `json:"seq"`
+		if at := fl.Quote().Seq; at.IsSet() && at.Partition == fp.p {
+			seq = at.Offset
 		}
-		if json.Unmarshal(value, &s) == nil {
-			if p, off, ok := ParseSeq(s.Seq); ok && p == fp.p {
-				seq = off
-			}
-		}
-		if old, ok := latest[sym]; !ok || seq >= old.seq {
-			latest[sym] = found{seq, value}
+		// A checkpoint batch split over requests may leave an older
+		// checkpoint after a newer one: the highest fold position wins.
+		if old := fp.state[sym]; old == nil || seq >= old.seq {
+			fp.state[sym] = &symState{f: fl, seq: seq}
 		}
 	})
 	if err != nil {
 		return err
 	}
-	for sym, f := range latest {
-		fl, err := restoreFolder(f.value)
-		if err != nil || fl.Quote().Symbol != sym {
-			cfg.Logger.Warn("ingest: unreadable checkpoint, starting the symbol afresh", "symbol", sym, "err", err)
-			continue
-		}
-		fp.state[sym] = &symState{f: fl, seq: f.seq}
+	if unreadable > 0 {
+		cfg.Logger.Warn("ingest: unreadable checkpoints; those symbols start afresh", "partition", fp.p, "count", unreadable)
 	}
 	first, last, err := offsets(ctx, fp.meta, cfg.EventsTopic, fp.p)
 	if err != nil {

@@ -19,13 +19,16 @@ var _ Format = (*csvFormat)(nil)
 //	symbol,ts,bid,ask,last,size
 //
 // separated by LF or CRLF, one event per line. A header line starting with
-// "symbol" is skipped, as are blank lines. ts is RFC 3339 or a Unix time
-// in ms (µs and ns are told apart by magnitude). An empty bid and ask mean
-// the line has no quote part, an empty last no trade part; size is the
-// trade's. Fields are not quoted: no valid symbol, price or time needs it.
-// Reject indexes are 0-based line numbers.
+// "symbol" is skipped, as are blank lines; a UTF-8 byte order mark before
+// a line (as spreadsheet exports write it) is ignored. ts is RFC 3339 or
+// a Unix time in ms (µs and ns are told apart by magnitude). A line with a
+// bid or an ask is a quote of the whole top of book (an empty side has no
+// quote); a line with a last is a trade of size, an exact decimal. CSV
+// trades carry no id and get a content identity (tape.ContentTradeID).
+// Fields are not quoted: no valid symbol, price or time needs it. Reject
+// indexes are 0-based line numbers.
 type csvFormat struct {
-	symbols symbolCache
+	inst *tape.Instruments
 }
 
 func (*csvFormat) Name() string { return tape.FormatCSV }
@@ -34,15 +37,16 @@ func (f *csvFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Rej
 	switch {
 	case len(msg) > MaxMessageBytes:
 		return dst, []Reject{{Index: -1, Err: errTooBig}}
-	case len(bytes.TrimSpace(msg)) == 0:
+	case len(bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(msg), bom))) == 0:
 		return dst, []Reject{{Index: -1, Err: errEmpty}}
 	}
+	base := len(dst)
 	var rejects []Reject
 	for i := 0; len(msg) > 0; i++ {
 		var line []byte
 		line, msg, _ = bytes.Cut(msg, []byte("\n"))
 		var err error
-		if dst, err = f.line(dst, line); err != nil {
+		if dst, err = f.line(dst, base, line); err != nil {
 			rejects = append(rejects, Reject{Index: i, Err: err})
 		}
 	}
@@ -50,8 +54,8 @@ func (f *csvFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Rej
 }
 
 // line appends the event of one line, if it is not blank or a header.
-func (f *csvFormat) line(dst []tape.Event, line []byte) ([]tape.Event, error) {
-	line = bytes.TrimSpace(line) // also drops the CR of CRLF
+func (f *csvFormat) line(dst []tape.Event, base int, line []byte) ([]tape.Event, error) {
+	line = bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(line), bom)) // also drops the CR of CRLF
 	if len(line) == 0 {
 		return dst, nil
 	}
@@ -72,24 +76,27 @@ func (f *csvFormat) line(dst []tape.Event, line []byte) ([]tape.Event, error) {
 		return dst, errCSVFields
 	}
 
-	e := tape.Event{Source: tape.FormatCSV}
+	var e tape.Event
 	var err error
 	if len(sym) == 0 {
 		return dst, errNoSymbol
 	}
-	if e.Symbol, err = f.symbols.symbol(sym); err != nil {
+	if e.Symbol, err = tape.InternSymbol(sym); err != nil {
 		return dst, err
 	}
 	if e.Time, err = csvTime(ts); err != nil {
 		return dst, err
 	}
 	if len(bid) > 0 || len(ask) > 0 {
-		e.Kind |= tape.KindQuote
+		e.Kind, e.Sides = e.Kind|tape.KindQuote, tape.BothSides
 		if e.Bid, err = csvPrice(bid); err != nil {
 			return dst, err
 		}
 		if e.Ask, err = csvPrice(ask); err != nil {
 			return dst, err
+		}
+		if e.Bid == 0 && e.Ask == 0 {
+			return dst, errNoBook
 		}
 	}
 	if len(last) > 0 {
@@ -98,13 +105,12 @@ func (f *csvFormat) line(dst []tape.Event, line []byte) ([]tape.Event, error) {
 			return dst, err
 		}
 		if len(size) > 0 {
-			var ok bool
-			if e.Size, ok = parseSize(size); !ok {
-				return dst, errSize
+			if e.Size, err = tape.ParseSize(size); err != nil {
+				return dst, err
 			}
 		}
 	}
-	return validated(dst, &e)
+	return accept(dst, base, &e, tape.FormatCSV, f.inst)
 }
 
 // csvPrice reads a price; an empty field is no price.
@@ -124,14 +130,14 @@ func csvTime(b []byte) (time.Time, error) {
 		return time.Time{}, errNoTime
 	}
 	if digitsLen(b) == len(b) {
-		if n, ok := parseSize(b); ok {
+		if n, ok := parseUint(b); ok {
 			if t, ok := unixTime(n); ok {
 				return t, nil
 			}
 		}
 		return time.Time{}, errTime
 	}
-	if t, ok := parseRFC3339(b); ok {
+	if t, err := tape.ParseTimeBytes(b); err == nil {
 		return t, nil
 	}
 	return time.Time{}, errTime

@@ -1,6 +1,10 @@
 package ingest
 
-import "tape"
+import (
+	"bytes"
+
+	"tape"
+)
 
 var (
 	errNoData    = &tape.Error{Code: tape.ECodeField, Message: `trade message without a "data" array`}
@@ -9,82 +13,90 @@ var (
 
 var _ Format = (*finnhubFormat)(nil)
 
-// finnhubFormat reads the Finnhub trades WebSocket stream:
+// finnhubFormat reads the Finnhub trades WebSocket stream
+// (https://finnhub.io/docs/api/websocket-trades):
 //
 //	{"data":[{"s":"AAPL","p":187.14,"t":1575526691134,"v":100,"c":["1","12"]}],"type":"trade"}
 //
 // Each element of "data" becomes a trade, and Reject indexes refer to it.
-// Pings are control traffic.
+// Pings are control traffic. The volume "v" is the trade's size, exactly,
+// fractions included (crypto's 0.011467); FX and crypto venues send price
+// updates with "v":0, which move last but add no volume. Finnhub trades
+// carry no id, so each gets a content identity (tape.ContentTradeID).
+// Finnhub publishes its condition codes "c" only as a spreadsheet per
+// venue, not as update rules, so they are not read: every Finnhub trade
+// updates last, high, low, open and volume.
 type finnhubFormat struct {
-	symbols symbolCache
+	inst *tape.Instruments
 }
 
 func (*finnhubFormat) Name() string { return tape.FormatFinnhub }
 
 func (f *finnhubFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Reject) {
 	base := len(dst)
-	sc := jsonScanner{data: msg}
-	switch {
-	case len(msg) > MaxMessageBytes:
+	if len(msg) > MaxMessageBytes {
 		return dst, []Reject{{Index: -1, Err: errTooBig}}
-	case sc.peek() == 0:
+	}
+	msg = bytes.TrimPrefix(msg, bom)
+	switch trimmed := bytes.TrimLeft(msg, " \t\r\n"); {
+	case len(trimmed) == 0:
 		return dst, []Reject{{Index: -1, Err: errEmpty}}
-	case sc.peek() != '{':
+	case trimmed[0] != '{':
 		return dst, []Reject{{Index: -1, Err: errNotObject}}
 	}
+	var m tape.JSONMessage
+	m.Reset(msg)
+	m.Next()
 
 	// Finnhub writes "data" before "type", so trades are decoded as they
 	// come and taken back if the type turns out not to be "trade".
-	var typ jsonValue
+	var typ tape.JSONValue
 	var rejects []Reject
-	var data jsonKind
-	sc.openObject()
-	for i := 0; ; i++ {
-		key, ok := sc.member(i)
-		if !ok {
-			break
-		}
+	data := tape.JSONAbsent
+	for key, v, ok := m.Member(); ok; key, v, ok = m.Member() {
 		switch string(key) {
 		case "type":
-			typ = sc.value()
+			typ = v
 		case "data":
-			if sc.peek() != '[' {
-				data = sc.value().kind
+			data = v.Kind()
+			if data != tape.JSONArray {
 				continue
 			}
-			data = jsonArray
-			sc.openArray()
-			for j := 0; sc.element(j); j++ {
-				if sc.peek() != '{' {
-					sc.value()
+			var trades tape.JSONMessage // the array, already checked, walked once more
+			trades.Reset(v.Raw())
+			for {
+				j, isObject, ok := trades.Next()
+				if !ok {
+					break
+				}
+				if !isObject {
 					rejects = append(rejects, Reject{Index: j, Err: errJSONElement})
 					continue
 				}
 				var err error
-				if dst, err = f.decode(&sc, dst); err != nil && sc.err == nil {
+				if dst, err = f.decode(&trades, dst, base); err != nil {
 					rejects = append(rejects, Reject{Index: j, Err: err})
 				}
 			}
-		default:
-			sc.value()
 		}
 	}
-	sc.finish()
-	if sc.err != nil {
-		return dst[:base], []Reject{{Index: -1, Err: sc.err}}
+	for _, _, ok := m.Next(); ok; _, _, ok = m.Next() {
+	}
+	if err := m.Err(); err != nil {
+		return dst[:base], []Reject{{Index: -1, Err: err}}
 	}
 
 	var buf [16]byte
 	switch string(jsonText(typ, buf[:])) {
 	case "trade":
-		if data != jsonArray {
+		if data != tape.JSONArray {
 			return dst[:base], []Reject{{Index: -1, Err: errNoData}}
 		}
 		return dst, rejects
 	case "ping":
 		return dst[:base], nil
 	case "":
-		if typ.kind == jsonAbsent {
+		if typ.Kind() == tape.JSONAbsent {
 			return dst[:base], []Reject{{Index: -1, Err: errNoType}}
 		}
 	}
@@ -94,18 +106,9 @@ func (f *finnhubFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, [
 // decode reads one trade, such as
 //
 //	{"s":"AAPL","p":187.14,"t":1575526691134,"v":100,"c":["1","12"]}
-//
-// Finnhub's volume "v" is the trade's size; crypto symbols trade in
-// fractions, which tape.Event cannot carry, so those are rejected.
-func (f *finnhubFormat) decode(sc *jsonScanner, dst []tape.Event) ([]tape.Event, error) {
-	var sym, p, t, v jsonValue
-	sc.openObject()
-	for i := 0; ; i++ {
-		key, ok := sc.member(i)
-		if !ok {
-			break
-		}
-		val := sc.value()
+func (f *finnhubFormat) decode(m *tape.JSONMessage, dst []tape.Event, base int) ([]tape.Event, error) {
+	var sym, p, t, v tape.JSONValue
+	for key, val, ok := m.Member(); ok; key, val, ok = m.Member() {
 		switch string(key) {
 		case "s":
 			sym = val
@@ -117,16 +120,12 @@ func (f *finnhubFormat) decode(sc *jsonScanner, dst []tape.Event) ([]tape.Event,
 			v = val
 		}
 	}
-	if sc.err != nil {
-		return dst, sc.err
-	}
-
-	e := tape.Event{Kind: tape.KindTrade, Source: tape.FormatFinnhub}
+	e := tape.Event{Kind: tape.KindTrade}
 	var err error
-	if e.Symbol, err = f.symbols.jsonSymbol(sym); err != nil {
+	if e.Symbol, err = jsonSymbol(sym); err != nil {
 		return dst, err
 	}
-	if !present(p) {
+	if !p.Present() {
 		return dst, errNoPrice
 	}
 	if e.Last, err = jsonPrice(p); err != nil {
@@ -138,5 +137,5 @@ func (f *finnhubFormat) decode(sc *jsonScanner, dst []tape.Event) ([]tape.Event,
 	if e.Time, err = jsonUnixTime(t); err != nil {
 		return dst, err
 	}
-	return validated(dst, &e)
+	return accept(dst, base, &e, tape.FormatFinnhub, f.inst)
 }

@@ -27,7 +27,10 @@ const (
 	tagMDEntryDate  = 272
 	tagMDEntryTime  = 273
 	tagMDUpdateAct  = 279
+	tagTradeCond    = 277
+	tagMDEntryID    = 278
 	tagMDEntryPosNo = 290
+	tagTradeID      = 1003
 )
 
 // Values of FIX fields this format interprets.
@@ -36,7 +39,9 @@ const (
 	fixEntryBid      = '0' // MDEntryType
 	fixEntryOffer    = '1'
 	fixEntryTrade    = '2'
-	fixActionDelete  = '2' // MDUpdateAction
+	fixActionNew     = '0' // MDUpdateAction
+	fixActionChange  = '1'
+	fixActionDelete  = '2'
 	fixChecksumWidth = 3
 )
 
@@ -50,7 +55,8 @@ var (
 	errFIXEntries   = &tape.Error{Code: tape.ECodeField, Message: "NoMDEntries does not match the entries"}
 	errFIXTooMany   = &tape.Error{Code: tape.ECodeTooBig, Message: "too many market data entries"}
 	errNoEntryType  = &tape.Error{Code: tape.ECodeField, Message: "missing MDEntryType"}
-	errNonPositive  = &tape.Error{Code: tape.ECodePrice, Message: "price must be positive"}
+	errZeroPrice    = &tape.Error{Code: tape.ECodePrice, Message: "price must not be zero"}
+	errFIXAction    = &tape.Error{Code: tape.ECodeField, Message: "unknown MDUpdateAction"}
 	errSendingTime  = &tape.Error{Code: tape.ECodeTime, Message: "invalid SendingTime"}
 	errFIXEntryTime = &tape.Error{Code: tape.ECodeTime, Message: "invalid MDEntryDate or MDEntryTime"}
 )
@@ -64,32 +70,50 @@ var _ Format = (*fixFormat)(nil)
 //
 // Snapshots (35=W) and incremental refreshes (35=X) become events; other
 // message types are session traffic and are ignored. BodyLength and
-// CheckSum are verified. For each symbol the first bid and the first offer
-// entry (FIX lists book entries best first; entries with an
-// MDEntryPositionNo other than 1 and deletes are skipped) make one quote,
-// with one side left zero if the message carries only the other; each
-// trade entry makes a trade. Other entry types (opening price, session
-// high and low, ...) are ignored. Reject indexes are 0-based entry numbers.
+// CheckSum are verified. tape reads the top of the book: bid and offer
+// entries with an MDEntryPositionNo (290) other than 1 are skipped.
+//
+//   - A snapshot is a full refresh: its first bid and first offer entry
+//     (FIX lists entries best first) make one quote per symbol, and a side
+//     it does not carry has no quote.
+//   - An incremental applies its entries in order, by MDUpdateAction
+//     (279): New and Change set a side; Delete (279=2) removes it, so
+//     "35=X 279=2 269=0" shows no bid until the next one.
+//   - A trade entry (269=2) is a trade; in an incremental, Delete busts
+//     the trade and Change corrects it. The trade is named by TradeID
+//     (1003) or else MDEntryID (278); without either a trade gets a
+//     content identity, and a bust or correction is rejected.
+//     TradeCondition (277, space-separated) decides what a trade updates
+//     (tape.FIXCondition).
+//
+// Other entry types (opening price, session high and low, ...) are
+// ignored. Reject indexes are 0-based entry numbers. Field and value
+// definitions: FIX 4.4, MarketDataIncrementalRefresh and MDIncGrp
+// (https://www.onixs.biz/fix-dictionary/4.4/msgType_X_88.html).
 type fixFormat struct {
-	symbols symbolCache
+	inst *tape.Instruments
 }
 
 func (*fixFormat) Name() string { return tape.FormatFIX }
 
 // fixEntry holds the raw fields of one MDEntries group.
 type fixEntry struct {
-	action, typ, sym, px, size, date, clock, pos []byte
+	action, typ, sym, px, size, date, clock, pos, cond, mdID, tradeID []byte
 }
 
 // fixMessage is what the entries of one message share.
 type fixMessage struct {
-	base    int // len(dst) before the message
-	sending time.Time
-	symbol  []byte // 55 outside the entries, as snapshots send it
-	prevSym []byte // the last entry's 55, which later entries inherit
+	base     int  // len(dst) before the message
+	snapshot bool // 35=W rather than 35=X
+	sending  time.Time
+	symbol   []byte // 55 outside the entries, as snapshots send it
+	prevSym  []byte // the last entry's 55, which later entries inherit
 	// entryOf maps each event the message produced to the entry that
 	// started it, for Reject indexes.
 	entryOf [maxFIXEntries]uint16
+	// filled holds, for each quote event of a snapshot, the sides an entry
+	// has set already: the first (best) entry of a side wins.
+	filled  [maxFIXEntries]tape.Sides
 	rejects []Reject
 }
 
@@ -97,7 +121,7 @@ func (f *fixFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Rej
 	if len(msg) > MaxMessageBytes {
 		return dst, []Reject{{Index: -1, Err: errTooBig}}
 	}
-	msg = bytes.TrimRight(bytes.TrimLeft(msg, " \t\r\n"), " \t\r\n")
+	msg = bytes.TrimRight(bytes.TrimLeft(bytes.TrimPrefix(msg, bom), " \t\r\n"), " \t\r\n")
 	if len(msg) == 0 {
 		return dst, []Reject{{Index: -1, Err: errEmpty}}
 	}
@@ -117,7 +141,7 @@ func (f *fixFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Rej
 		return dst, nil
 	}
 
-	m := fixMessage{base: len(dst)}
+	m := fixMessage{base: len(dst), snapshot: string(msgType) == "W"}
 	declared := -1
 	for declared < 0 {
 		tag, val := fields.next()
@@ -185,6 +209,12 @@ func (f *fixFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Rej
 			e.clock = val
 		case tagMDEntryPosNo:
 			e.pos = val
+		case tagTradeCond:
+			e.cond = val
+		case tagMDEntryID:
+			e.mdID = val
+		case tagTradeID:
+			e.tradeID = val
 		}
 	}
 	if fields.err != nil {
@@ -196,7 +226,7 @@ func (f *fixFormat) Normalize(dst []tape.Event, msg []byte) ([]tape.Event, []Rej
 	if count != declared {
 		return dst[:m.base], []Reject{{Index: -1, Err: errFIXEntries}}
 	}
-	return m.validate(dst)
+	return m.validate(dst, f.inst)
 }
 
 // entry adds entry k to the message's events.
@@ -204,13 +234,19 @@ func (f *fixFormat) entry(dst []tape.Event, m *fixMessage, k int, e *fixEntry) [
 	if len(e.sym) > 0 {
 		m.prevSym = e.sym
 	}
-	if len(e.action) == 1 && e.action[0] == fixActionDelete {
-		return dst
-	}
 	if len(e.typ) != 1 {
 		if len(e.typ) == 0 {
 			m.reject(k, errNoEntryType)
 		}
+		return dst
+	}
+	action := byte(fixActionNew)
+	switch {
+	case len(e.action) == 0:
+	case len(e.action) == 1 && fixActionNew <= e.action[0] && e.action[0] <= fixActionDelete:
+		action = e.action[0]
+	default:
+		m.reject(k, errFIXAction)
 		return dst
 	}
 	typ := e.typ[0]
@@ -229,7 +265,7 @@ func (f *fixFormat) entry(dst []tape.Event, m *fixMessage, k int, e *fixEntry) [
 		m.reject(k, errNoSymbol)
 		return dst
 	}
-	sym, err := f.symbols.symbol(raw)
+	sym, err := tape.InternSymbol(raw)
 	if err != nil {
 		m.reject(k, err)
 		return dst
@@ -239,37 +275,80 @@ func (f *fixFormat) entry(dst []tape.Event, m *fixMessage, k int, e *fixEntry) [
 		m.reject(k, err)
 		return dst
 	}
-	px, err := fixPrice(e.px)
-	if err != nil {
-		m.reject(k, err)
-		return dst
+	var px tape.Price
+	if action != fixActionDelete || len(e.px) > 0 {
+		if px, err = fixPrice(e.px); err != nil {
+			m.reject(k, err)
+			return dst
+		}
 	}
-	var size int64
+	var size tape.Size
 	if len(e.size) > 0 {
-		var ok bool
-		if size, ok = parseSize(e.size); !ok {
-			m.reject(k, errSize)
+		if size, err = fixSize(e.size); err != nil {
+			m.reject(k, err)
 			return dst
 		}
 	}
 
 	if typ == fixEntryTrade {
+		ev := tape.Event{Symbol: sym, Kind: tape.KindTrade, Last: px, Size: size, Time: t}
+		id := e.tradeID
+		if len(id) == 0 {
+			id = e.mdID
+		}
+		if len(id) > 0 {
+			var ok bool
+			if ev.TradeID, ok = tape.MakeTradeID(nil, id); !ok {
+				m.reject(k, errTradeID)
+				return dst
+			}
+		}
+		if action != fixActionNew && !m.snapshot {
+			if ev.TradeID.IsZero() {
+				m.reject(k, errNoTradeID)
+				return dst
+			}
+			ev.Ref = ev.TradeID
+			ev.Kind = tape.KindCorrection
+			if action == fixActionDelete {
+				ev.Kind, ev.TradeID = tape.KindCancel, tape.TradeID{}
+			}
+		}
+		for cond := range bytes.FieldsSeq(e.cond) {
+			ev.Ineligible |= tape.FIXCondition(cond)
+		}
 		m.entryOf[len(dst)-m.base] = uint16(k)
-		return append(dst, tape.Event{Symbol: sym, Kind: tape.KindTrade, Last: px, Size: size, Time: t, Source: tape.FormatFIX})
+		return append(dst, ev)
 	}
-	q := m.quote(dst, sym)
-	if q == nil {
+
+	qi := m.quote(dst, sym)
+	if qi < 0 {
 		m.entryOf[len(dst)-m.base] = uint16(k)
-		dst = append(dst, tape.Event{Symbol: sym, Kind: tape.KindQuote, Time: t, Source: tape.FormatFIX})
-		q = &dst[len(dst)-1]
+		ev := tape.Event{Symbol: sym, Kind: tape.KindQuote, Time: t}
+		if m.snapshot {
+			ev.Sides = tape.BothSides
+		}
+		dst = append(dst, ev)
+		qi = len(dst) - 1
 	}
-	switch {
-	case typ == fixEntryBid && q.Bid == 0:
-		q.Bid, q.BidSize = px, size
-	case typ == fixEntryOffer && q.Ask == 0:
-		q.Ask, q.AskSize = px, size
-	default:
+	q := &dst[qi]
+	side := tape.SideBid
+	if typ == fixEntryOffer {
+		side = tape.SideAsk
+	}
+	filled := &m.filled[qi-m.base]
+	if m.snapshot && *filled&side != 0 {
 		return dst // the side is already set by a better entry
+	}
+	*filled |= side
+	q.Sides |= side
+	if action == fixActionDelete {
+		px, size = 0, 0
+	}
+	if side == tape.SideBid {
+		q.Bid, q.BidSize = px, size
+	} else {
+		q.Ask, q.AskSize = px, size
 	}
 	if t.After(q.Time) {
 		q.Time = t
@@ -277,29 +356,31 @@ func (f *fixFormat) entry(dst []tape.Event, m *fixMessage, k int, e *fixEntry) [
 	return dst
 }
 
-// quote returns the message's quote for sym, or nil.
-func (m *fixMessage) quote(dst []tape.Event, sym tape.Symbol) *tape.Event {
+// quote returns the index in dst of the message's quote for sym, or -1.
+func (m *fixMessage) quote(dst []tape.Event, sym tape.Symbol) int {
 	for i := len(dst) - 1; i >= m.base; i-- {
 		if dst[i].Kind == tape.KindQuote && dst[i].Symbol == sym {
-			return &dst[i]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 func (m *fixMessage) reject(k int, err error) {
 	m.rejects = append(m.rejects, Reject{Index: k, Err: err})
 }
 
-// validate drops the events tape does not accept, rejecting their entries.
-func (m *fixMessage) validate(dst []tape.Event) ([]tape.Event, []Reject) {
+// validate completes the message's events and drops those tape does not
+// accept, rejecting their entries.
+func (m *fixMessage) validate(dst []tape.Event, inst *tape.Instruments) ([]tape.Event, []Reject) {
 	out := m.base
 	for i := m.base; i < len(dst); i++ {
-		if err := dst[i].Validate(); err != nil {
+		e := dst[i]
+		if err := prepare(&e, dst[m.base:out], tape.FormatFIX, inst); err != nil {
 			m.reject(int(m.entryOf[i-m.base]), err)
 			continue
 		}
-		dst[out] = dst[i]
+		dst[out] = e
 		out++
 	}
 	return dst[:out], m.rejects
@@ -332,7 +413,8 @@ func (m *fixMessage) entryTime(e *fixEntry) (time.Time, error) {
 	return day.Add(clock), nil
 }
 
-// fixPrice reads a FIX Price: a plain decimal, no exponent.
+// fixPrice reads a FIX Price: a plain decimal, no exponent, not zero.
+// Whether it may be negative is the instrument's matter (prepare).
 func fixPrice(b []byte) (tape.Price, error) {
 	if len(b) == 0 {
 		return 0, errNoPrice
@@ -349,10 +431,19 @@ func fixPrice(b []byte) (tape.Price, error) {
 	switch {
 	case err != nil:
 		return 0, errPrice
-	case p <= 0:
-		return 0, errNonPositive
+	case p == 0:
+		return 0, errZeroPrice
 	}
 	return p, nil
+}
+
+// fixSize reads a FIX Qty: a plain decimal, no exponent.
+func fixSize(b []byte) (tape.Size, error) {
+	whole, frac, _ := bytes.Cut(b, []byte("."))
+	if len(whole)+len(frac) == 0 || digitsLen(whole) != len(whole) || digitsLen(frac) != len(frac) {
+		return 0, errSize
+	}
+	return tape.ParseSize(b)
 }
 
 // fixFields reads tag=value fields that each end with sep.
@@ -485,4 +576,33 @@ func parseFIXClock(b []byte) (time.Duration, bool) {
 	d := time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute +
 		time.Duration(sec)*time.Second + time.Duration(nsec)
 	return d, true
+}
+
+// validDate reports whether year-month-day is a calendar date.
+func validDate(year, month, day int) bool {
+	if month < 1 || month > 12 || day < 1 || day > 31 {
+		return false
+	}
+	return time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC).Day() == day
+}
+
+// validClock rejects leap seconds as time.Parse does.
+func validClock(hour, minute, sec int) bool {
+	return hour <= 23 && minute <= 59 && sec <= 59
+}
+
+// fraction converts the digits after a decimal point to nanoseconds,
+// ignoring digits past the ninth.
+func fraction(b []byte) (int, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	ns := 0
+	for i := range 9 {
+		ns *= 10
+		if i < len(b) {
+			ns += int(b[i] - '0')
+		}
+	}
+	return ns, true
 }

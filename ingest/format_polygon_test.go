@@ -15,7 +15,7 @@ func TestNormalizePolygon(t *testing.T) {
 	tr := func(sym, last string, size int64) tape.Event { return trade(src, sym, last, size, ms) }
 	const (
 		msftQ = `{"ev":"Q","sym":"MSFT","bx":4,"bp":114.125,"bs":100,"ax":7,"ap":114.128,"as":160,"c":0,"z":3,"t":1536036818784}`
-		msftT = `{"ev":"T","sym":"MSFT","x":4,"i":"12345","z":3,"p":114.125,"s":100,"c":[0,12],"t":1536036818784}`
+		msftT = `{"ev":"T","sym":"MSFT","x":4,"i":"12345","z":3,"p":114.125,"s":100,"c":[14,41],"t":1536036818784}`
 	)
 	// withField replaces the value of key in the MSFT quote or trade.
 	withField := func(msg, key, value string) string {
@@ -78,11 +78,17 @@ func TestNormalizePolygon(t *testing.T) {
 		{name: "leading zero is not JSON", msg: withField(msftT, "p", "0114.1"), rejects: rejects(-1, tape.ECodeJSON)},
 		{name: "size 100.0 is 100", msg: withField(msftT, "s", "100.0"), want: []tape.Event{tr("MSFT", "114.125", 100)}},
 		{name: "size 1e2 is 100", msg: withField(msftT, "s", "1e2"), want: []tape.Event{tr("MSFT", "114.125", 100)}},
-		{name: "fractional size", msg: withField(msftT, "s", "1.5"), rejects: rejects(-1, tape.ECodeSize)},
+		{name: "fractional size", msg: withField(msftT, "s", "1.5"), want: []tape.Event{{Symbol: "MSFT", Kind: tape.KindTrade, Last: price("114.125"), Size: tape.MustSize("1.5"), Time: ms, Source: src}}},
+		{name: "fractional size as ds", msg: withField(msftT, "s", `0,"ds":"0.25"`), want: []tape.Event{{Symbol: "MSFT", Kind: tape.KindTrade, Last: price("114.125"), Size: tape.MustSize("0.25"), Time: ms, Source: src}}},
 		{name: "negative size", msg: withField(msftT, "s", "-100"), rejects: rejects(-1, tape.ECodeSize)},
 		{name: "size as a string", msg: withField(msftT, "s", `"100"`), rejects: rejects(-1, tape.ECodeSize)},
 		{name: "size overflows", msg: withField(msftQ, "bs", "9223372036854775808"), rejects: rejects(-1, tape.ECodeSize)},
-		{name: "largest size", msg: withField(msftT, "s", "9223372036854775807"), want: []tape.Event{tr("MSFT", "114.125", 1<<63-1)}},
+		{name: "huge size is rejected with a reason", msg: "[" + withField(msftT, "s", "9223372036854775807") + "," + msftT + "]",
+			want: []tape.Event{tr("MSFT", "114.125", 100)}, rejects: rejects(0, tape.ECodeSize)},
+		{name: "largest size", msg: withField(msftT, "s", "92233720368.54775807"), want: []tape.Event{{Symbol: "MSFT", Kind: tape.KindTrade, Last: price("114.125"), Size: tape.MaxSize, Time: ms, Source: src}}},
+		{name: "conditions not an array", msg: `{"ev":"T","sym":"MSFT","p":1,"c":"x","t":1536036818784}`, rejects: rejects(-1, tape.ECodeField)},
+		{name: "condition not a number", msg: `{"ev":"T","sym":"MSFT","p":1,"c":["1"],"t":1536036818784}`, rejects: rejects(-1, tape.ECodeField)},
+		{name: "trade id too long", msg: withField(msftT, "i", `"`+strings.Repeat("9", 60)+`"`), rejects: rejects(-1, tape.ECodeField)},
 		{name: "lowercase symbol", msg: withField(msftT, "sym", `"msft"`), want: []tape.Event{tr("MSFT", "114.125", 100)}},
 		{name: "escaped symbol", msg: withField(msftT, "sym", `"\u004dSFT"`), want: []tape.Event{tr("MSFT", "114.125", 100)}},
 		{name: "escaped key", msg: `{"\u0065v":"T","sym":"MSFT","p":1,"t":1536036818784}`, want: []tape.Event{tr("MSFT", "1", 0)}},

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"tape"
@@ -15,16 +13,35 @@ import (
 // larger one returns a single Reject with Index -1 and code ECodeTooBig.
 const MaxMessageBytes = 1 << 20
 
-// registry holds one instance of each format. Formats keep only
-// concurrency-safe caches, so the instances are shared.
-var registry = map[string]Format{
-	tape.FormatTape:    &tapeFormat{},
-	tape.FormatPolygon: &polygonFormat{},
-	tape.FormatAlpaca:  &alpacaFormat{},
-	tape.FormatFinnhub: &finnhubFormat{},
-	tape.FormatFIX:     &fixFormat{},
-	tape.FormatCSV:     &csvFormat{},
+// newFormat returns the named format reading instruments as inst says.
+func newFormat(name string, inst *tape.Instruments) (Format, bool) {
+	switch name {
+	case tape.FormatTape:
+		return &tapeFormat{inst: inst}, true
+	case tape.FormatPolygon:
+		return &polygonFormat{inst: inst}, true
+	case tape.FormatAlpaca:
+		return &alpacaFormat{inst: inst}, true
+	case tape.FormatFinnhub:
+		return &finnhubFormat{inst: inst}, true
+	case tape.FormatFIX:
+		return &fixFormat{inst: inst}, true
+	case tape.FormatCSV:
+		return &csvFormat{inst: inst}, true
+	}
+	return nil, false
 }
+
+// registry holds one instance of each format with the default
+// instruments. Formats hold no mutable state, so the instances are
+// shared.
+var registry = func() map[string]Format {
+	m := make(map[string]Format)
+	for _, name := range []string{tape.FormatTape, tape.FormatPolygon, tape.FormatAlpaca, tape.FormatFinnhub, tape.FormatFIX, tape.FormatCSV} {
+		m[name], _ = newFormat(name, nil)
+	}
+	return m
+}()
 
 var sortedNames = func() []string {
 	names := make([]string, 0, len(registry))
@@ -35,15 +52,29 @@ var sortedNames = func() []string {
 	return names
 }()
 
-// Lookup returns the format with the given name. The Format is shared and
+// Lookup returns the format with the given name, reading instruments by
+// tape's default rules (see tape.Instruments). The Format is shared and
 // safe for concurrent use.
 func Lookup(name string) (Format, bool) {
 	f, ok := registry[name]
 	return f, ok
 }
 
+// FormatWith returns the named format reading instruments as inst says:
+// which symbols are futures (and may trade below zero), crypto or FX, and
+// so their trading days. inst must not change while the Format is in use;
+// nil means tape's default rules. The Format is safe for concurrent use.
+func FormatWith(name string, inst *tape.Instruments) (Format, bool) {
+	return newFormat(name, inst)
+}
+
 // Formats returns the names of all formats, sorted.
 func Formats() []string { return slices.Clone(sortedNames) }
+
+// bom is the UTF-8 byte order mark some tools put before text. Every
+// format ignores one at the start of a message (RFC 8259, section 8.1,
+// lets JSON parsers do so) and CSV also before each line.
+var bom = []byte("\xef\xbb\xbf")
 
 // Sniff guesses the format of a message that arrived without a format
 // header, from the way it starts: "8=FIX" is FIX, a JSON object (or array
@@ -51,7 +82,7 @@ func Formats() []string { return slices.Clone(sortedNames) }
 // shaped like symbol,timestamp,number,number,... is CSV. It returns "" when
 // it cannot tell. Sniff only guesses; Normalize still checks everything.
 func Sniff(msg []byte) string {
-	msg = bytes.TrimPrefix(msg, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
+	msg = bytes.TrimPrefix(msg, bom)
 	msg = bytes.TrimLeft(msg, " \t\r\n")
 	switch {
 	case len(msg) == 0:
@@ -70,18 +101,12 @@ func Sniff(msg []byte) string {
 // decides at the first telling key, so a message cut short after it still
 // sniffs.
 func sniffJSON(msg []byte) string {
-	sc := jsonScanner{data: msg}
-	if sc.peek() == '[' && (!sc.openArray() || !sc.element(0)) {
+	var m tape.JSONMessage
+	m.Reset(msg)
+	if _, isObject, ok := m.Next(); !ok || !isObject {
 		return ""
 	}
-	if !sc.openObject() {
-		return ""
-	}
-	for i := 0; ; i++ {
-		key, ok := sc.member(i)
-		if !ok {
-			return ""
-		}
+	for key, _, ok := m.Member(); ok; key, _, ok = m.Member() {
 		switch string(key) {
 		case "ev", "sym":
 			return tape.FormatPolygon
@@ -92,8 +117,8 @@ func sniffJSON(msg []byte) string {
 		case "symbol", "kind", "ts":
 			return tape.FormatTape
 		}
-		sc.value()
 	}
+	return ""
 }
 
 // looksLikeCSV reports whether the first line of msg is a CSV header or
@@ -148,53 +173,125 @@ var (
 	errNoSymbol    = &tape.Error{Code: tape.ECodeSymbol, Message: "missing symbol"}
 	errPrice       = &tape.Error{Code: tape.ECodePrice, Message: "invalid price"}
 	errNoPrice     = &tape.Error{Code: tape.ECodePrice, Message: "missing price"}
-	errSize        = &tape.Error{Code: tape.ECodeSize, Message: "size must be a non-negative integer"}
+	errNoBook      = &tape.Error{Code: tape.ECodePrice, Message: "quote without a bid or an ask"}
+	errSize        = &tape.Error{Code: tape.ECodeSize, Message: "size is not a decimal number"}
 	errTime        = &tape.Error{Code: tape.ECodeTime, Message: "invalid timestamp"}
 	errNoTime      = &tape.Error{Code: tape.ECodeTime, Message: "missing timestamp"}
 	errUnsupported = &tape.Error{Code: tape.ECodeField, Message: "unsupported event"}
 	errNoType      = &tape.Error{Code: tape.ECodeField, Message: "missing event type"}
 	errFeedError   = &tape.Error{Code: tape.ECodeField, Message: "feed reported an error"}
-	errFieldType   = &tape.Error{Code: tape.ECodeField, Message: "field has the wrong type"}
-	errUnknownKind = &tape.Error{Code: tape.ECodeField, Message: "unknown kind"}
+	errConditions  = &tape.Error{Code: tape.ECodeField, Message: "invalid trade conditions"}
+	errTradeID     = &tape.Error{Code: tape.ECodeField, Message: "invalid trade id"}
+	errNoTradeID   = &tape.Error{Code: tape.ECodeField, Message: "cancel or correction without a trade id"}
+	errJSONElement = &tape.Error{Code: tape.ECodeJSON, Message: "array element is not an object"}
 )
 
-// maxCachedSymbols bounds each format's symbol cache, so that a feed
-// sending endless distinct symbols cannot grow it without limit. Symbols
-// beyond it are still accepted; they just cost an allocation each.
-const maxCachedSymbols = 1 << 14
-
-// symbolCache maps a feed's raw symbol bytes to validated tape.Symbols, so
-// that the hot path does not allocate a string per event. A sync.Map rather
-// than a mutex-guarded map because every message reads it and almost none
-// write: its loads take no lock, and a lookup keyed by string(b) does not
-// allocate.
-type symbolCache struct {
-	m sync.Map     // string(raw bytes) -> tape.Symbol
-	n atomic.Int64 // entries in m; concurrent stores may overshoot the bound by a few
+// prepare completes e as every format does: its source, its instrument's
+// class and trading day (from inst), and a content identity for a trade
+// whose format gave it no id (tape.ContentTradeID, counting identical
+// trades among prior, the message's events before it). Then it validates
+// e, so that a negative price is accepted only for a class that allows
+// it.
+func prepare(e *tape.Event, prior []tape.Event, source string, inst *tape.Instruments) error {
+	e.Source = source
+	e.Class = inst.Class(e.Symbol)
+	e.Day = inst.Session(e.Class).Day(e.Time)
+	if e.Kind&tape.KindTrade != 0 && e.TradeID.IsZero() {
+		e.TradeID = tape.ContentTradeID(e, occurrence(prior, e))
+	}
+	return e.Validate()
 }
 
-// symbol returns b as a validated, upper-cased Symbol.
-func (c *symbolCache) symbol(b []byte) (tape.Symbol, error) {
-	if len(b) == 0 || len(b) > tape.MaxSymbolLen {
-		return "", errSymbol
+// accept prepares e and appends it to dst if tape accepts it; base is
+// where the message's events start in dst.
+func accept(dst []tape.Event, base int, e *tape.Event, source string, inst *tape.Instruments) ([]tape.Event, error) {
+	if err := prepare(e, dst[base:], source, inst); err != nil {
+		return dst, err
 	}
-	if s, ok := c.m.Load(string(b)); ok {
-		return s.(tape.Symbol), nil
-	}
-	s, err := tape.ParseSymbol(b)
-	if err != nil {
-		return "", errSymbol
-	}
-	if c.n.Load() < maxCachedSymbols {
-		key := string(s)
-		if key != string(b) { // a lower-case spelling gets its own entry
-			key = string(b)
-		}
-		if _, loaded := c.m.LoadOrStore(key, s); !loaded {
-			c.n.Add(1)
+	return append(dst, *e), nil
+}
+
+// occurrence counts the trades among the last tape.ContentWindow events
+// of prior that have e's content.
+func occurrence(prior []tape.Event, e *tape.Event) int {
+	n := 0
+	for i := max(0, len(prior)-tape.ContentWindow); i < len(prior); i++ {
+		if prior[i].Kind&tape.KindTrade != 0 && tape.SameContent(&prior[i], e) {
+			n++
 		}
 	}
-	return s, nil
+	return n
+}
+
+// jsonWalk walks a message that is one JSON object or an array of them,
+// the shape of every JSON format but Finnhub's, collecting Rejects. Each
+// format's Normalize drives it with a loop that calls the format's own
+// object decoder directly:
+//
+//	var w jsonWalk
+//	w.start(dst, msg)
+//	for w.next() {
+//		dst = w.done(f.decode(&w.m, dst, w.base))
+//	}
+//	return w.end(dst)
+type jsonWalk struct {
+	m       tape.JSONMessage
+	base    int // len(dst) before the message, for rolling back
+	index   int // the current element's Index for Rejects
+	tooBig  bool
+	rejects []Reject
+}
+
+// start prepares to walk msg, whose events are appended to dst.
+func (w *jsonWalk) start(dst []tape.Event, msg []byte) {
+	w.base = len(dst)
+	if len(msg) > MaxMessageBytes {
+		w.tooBig = true
+		return
+	}
+	w.m.Reset(bytes.TrimPrefix(msg, bom))
+}
+
+// next moves to the next object and reports whether there is one. Array
+// elements that are not objects become Rejects.
+func (w *jsonWalk) next() bool {
+	for !w.tooBig {
+		index, isObject, ok := w.m.Next()
+		if !ok {
+			return false
+		}
+		w.index = index
+		if isObject {
+			return true
+		}
+		w.reject(errJSONElement)
+	}
+	return false
+}
+
+// done records the outcome of decoding the current object and passes the
+// events through.
+func (w *jsonWalk) done(dst []tape.Event, err error) []tape.Event {
+	if err != nil && w.m.SyntaxErr() == nil {
+		w.reject(err)
+	}
+	return dst
+}
+
+func (w *jsonWalk) reject(err error) {
+	w.rejects = append(w.rejects, Reject{Index: w.index, Err: err})
+}
+
+// end finishes the walk. A message with a syntax error anywhere is not
+// read at all: its events are taken back and it gets one Reject.
+func (w *jsonWalk) end(dst []tape.Event) ([]tape.Event, []Reject) {
+	if w.tooBig {
+		return dst[:w.base], []Reject{{Index: -1, Err: errTooBig}}
+	}
+	if err := w.m.Err(); err != nil {
+		return dst[:w.base], []Reject{{Index: -1, Err: err}}
+	}
+	return dst, w.rejects
 }
 
 // Bounds of Unix timestamps told apart by magnitude: each unit alone
@@ -220,77 +317,6 @@ func unixTime(n int64) (time.Time, bool) {
 	return time.Unix(0, n).UTC(), true
 }
 
-// parseRFC3339 parses an RFC 3339 timestamp such as
-// 2021-02-22T15:51:44.208123Z or 2021-02-22T10:51:44-05:00 and returns it
-// in UTC. Unlike time.Parse it never allocates (time.Parse does for
-// offsets that are not whole hours and, through the string conversion,
-// for long inputs). It accepts a subset of what time.Parse accepts: no
-// comma before the fraction, offsets below 24 hours; fraction digits past
-// the ninth are dropped, as time.Parse does.
-func parseRFC3339(b []byte) (time.Time, bool) {
-	if len(b) < len("2006-01-02T15:04:05Z") ||
-		b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
-		return time.Time{}, false
-	}
-	year, ok1 := atoi(b[0:4])
-	month, ok2 := atoi(b[5:7])
-	day, ok3 := atoi(b[8:10])
-	hour, ok4 := atoi(b[11:13])
-	minute, ok5 := atoi(b[14:16])
-	sec, ok6 := atoi(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || !validDate(year, month, day) || !validClock(hour, minute, sec) {
-		return time.Time{}, false
-	}
-	b = b[19:]
-	nsec := 0
-	if b[0] == '.' {
-		n := digitsLen(b[1:])
-		var ok bool
-		if nsec, ok = fraction(b[1 : 1+n]); !ok {
-			return time.Time{}, false
-		}
-		b = b[1+n:]
-	}
-	var offset int // seconds east of UTC
-	switch {
-	case len(b) == 1 && b[0] == 'Z':
-	case len(b) == 6 && (b[0] == '+' || b[0] == '-') && b[3] == ':':
-		oh, ok1 := atoi(b[1:3])
-		om, ok2 := atoi(b[4:6])
-		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return time.Time{}, false
-		}
-		offset = oh*3600 + om*60
-		if b[0] == '-' {
-			offset = -offset
-		}
-	default:
-		return time.Time{}, false
-	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	t = t.Add(-time.Duration(offset) * time.Second)
-	if t.Year() < 1 || t.Year() > 9999 {
-		return time.Time{}, false // tape writes four-digit years only
-	}
-	return t, true
-}
-
-// fraction converts the digits after a decimal point to nanoseconds,
-// ignoring digits past the ninth.
-func fraction(b []byte) (int, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	ns := 0
-	for i := range 9 {
-		ns *= 10
-		if i < len(b) {
-			ns += int(b[i] - '0')
-		}
-	}
-	return ns, true
-}
-
 // atoi parses a short run of decimal digits, nothing else.
 func atoi(b []byte) (int, bool) {
 	if len(b) == 0 || len(b) > 9 {
@@ -306,145 +332,72 @@ func atoi(b []byte) (int, bool) {
 	return n, true
 }
 
+// parseUint parses a non-negative int64, such as a Unix timestamp,
+// written as plain digits.
+func parseUint(b []byte) (int64, bool) {
+	if n := digitsLen(b); n != len(b) || n == 0 || n > 19 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		d := int64(c - '0')
+		if v > (1<<63-1-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-func validDate(year, month, day int) bool {
-	if month < 1 || month > 12 || day < 1 {
-		return false
-	}
-	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[month-1]
-	if month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-		days = 29
-	}
-	return day <= days
-}
-
-// validClock rejects leap seconds as time.Parse does.
-func validClock(hour, minute, sec int) bool {
-	return hour <= 23 && minute <= 59 && sec <= 59
-}
-
-// maxSizeExp bounds the exponent parseSize accepts; no int64 needs more.
-const maxSizeExp = 30
-
-// parseSize parses a non-negative whole quantity. Vendors that send sizes
-// as JSON numbers may write 100 as 100.0 or 1e2, and those are accepted;
-// a fractional quantity such as 1.5 is not, nor is a negative one.
-func parseSize(b []byte) (int64, bool) {
-	if n := digitsLen(b); n == len(b) && n > 0 && n <= 18 {
-		var v int64 // the common case; 18 digits cannot overflow
-		for _, c := range b {
-			v = v*10 + int64(c-'0')
-		}
-		return v, true
-	}
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	mant, exp, hasExp := b, 0, false
-	if i := bytes.IndexAny(b, "eE"); i >= 0 {
-		mant, hasExp = b[:i], true
-		e := b[i+1:]
-		neg := len(e) > 0 && e[0] == '-'
-		if len(e) > 0 && (e[0] == '-' || e[0] == '+') {
-			e = e[1:]
-		}
-		var ok bool
-		if exp, ok = atoi(e); !ok || exp > maxSizeExp {
-			return 0, false
-		}
-		if neg {
-			exp = -exp
-		}
-	}
-	whole, frac, _ := bytes.Cut(mant, []byte("."))
-	frac = bytes.TrimRight(frac, "0")
-	if len(whole)+len(frac) == 0 || (hasExp && len(mant) == 0) {
-		return 0, false
-	}
-	// The value is the digits of whole and frac read as one integer,
-	// times 10^scale.
-	scale := exp - len(frac)
-	var n uint64
-	digits := len(whole) + len(frac)
-	if scale < 0 {
-		digits += scale // the last -scale digits must be zeros
-		if digits < 0 {
-			digits = 0
-		}
-	}
-	for i := range len(whole) + len(frac) {
-		c := digitAt(whole, frac, i)
+func digitsLen(b []byte) int {
+	for i, c := range b {
 		if !isDigit(c) {
-			return 0, false
+			return i
 		}
-		if i >= digits {
-			if c != '0' {
-				return 0, false
-			}
-			continue
-		}
-		if n > (1<<63-1-uint64(c-'0'))/10 {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
 	}
-	for ; scale > 0; scale-- {
-		if n > (1<<63-1)/10 {
-			return 0, false
-		}
-		n *= 10
-	}
-	if neg && n != 0 { // -0 and -0.0 are zero
-		return 0, false
-	}
-	return int64(n), true
-}
-
-func digitAt(whole, frac []byte, i int) byte {
-	if i < len(whole) {
-		return whole[i]
-	}
-	return frac[i-len(whole)]
+	return len(b)
 }
 
 // jsonPrice reads a price sent as a JSON number; null or absent is no
 // price. The number's own text goes to tape.ParsePrice, so it stays exact.
-func jsonPrice(v jsonValue) (tape.Price, error) {
-	switch v.kind {
-	case jsonAbsent, jsonNull:
+func jsonPrice(v tape.JSONValue) (tape.Price, error) {
+	if !v.Present() {
 		return 0, nil
-	case jsonNumber:
-		p, err := tape.ParsePrice(v.raw)
-		if err != nil {
-			return 0, errPrice
-		}
-		return p, nil
 	}
-	return 0, errPrice
+	b, ok := v.Number()
+	if !ok {
+		return 0, errPrice
+	}
+	p, err := tape.ParsePrice(b)
+	if err != nil {
+		return 0, errPrice
+	}
+	return p, nil
 }
 
-// jsonSize reads a size sent as a JSON number; null or absent is zero.
-func jsonSize(v jsonValue) (int64, error) {
-	switch v.kind {
-	case jsonAbsent, jsonNull:
+// jsonSize reads a size sent as a JSON number, or as a string holding a
+// decimal where the vendor sends fractional sizes that way; null or
+// absent is zero. Its errors say why (tape.ParseSize).
+func jsonSize(v tape.JSONValue) (tape.Size, error) {
+	if !v.Present() {
 		return 0, nil
-	case jsonNumber:
-		if n, ok := parseSize(v.raw); ok {
-			return n, nil
-		}
 	}
-	return 0, errSize
+	b, ok := v.Number()
+	if !ok {
+		return 0, errSize
+	}
+	return tape.ParseSize(b)
 }
 
 // jsonUnixTime reads a Unix timestamp in ms, µs or ns sent as a number.
-func jsonUnixTime(v jsonValue) (time.Time, error) {
-	switch v.kind {
-	case jsonAbsent, jsonNull:
+func jsonUnixTime(v tape.JSONValue) (time.Time, error) {
+	if !v.Present() {
 		return time.Time{}, errNoTime
-	case jsonNumber:
-		if n, ok := parseSize(v.raw); ok {
+	}
+	if b, ok := v.Number(); ok {
+		if n, ok := parseUint(b); ok {
 			if t, ok := unixTime(n); ok {
 				return t, nil
 			}
@@ -454,48 +407,69 @@ func jsonUnixTime(v jsonValue) (time.Time, error) {
 }
 
 // jsonRFC3339 reads an RFC 3339 timestamp sent as a string.
-func jsonRFC3339(v jsonValue) (time.Time, error) {
-	if v.kind == jsonAbsent || v.kind == jsonNull {
+func jsonRFC3339(v tape.JSONValue) (time.Time, error) {
+	if !v.Present() {
 		return time.Time{}, errNoTime
 	}
 	var buf [48]byte
-	b, ok := v.text(buf[:])
+	b, ok := v.Text(buf[:])
 	if !ok {
 		return time.Time{}, errTime
 	}
-	t, ok := parseRFC3339(b)
-	if !ok {
+	t, err := tape.ParseTimeBytes(b)
+	if err != nil {
 		return time.Time{}, errTime
 	}
 	return t, nil
 }
 
 // jsonSymbol reads a symbol sent as a string.
-func (c *symbolCache) jsonSymbol(v jsonValue) (tape.Symbol, error) {
-	if v.kind == jsonAbsent || v.kind == jsonNull {
+func jsonSymbol(v tape.JSONValue) (tape.Symbol, error) {
+	if !v.Present() {
 		return "", errNoSymbol
 	}
 	var buf [tape.MaxSymbolLen]byte
-	b, ok := v.text(buf[:])
+	b, ok := v.Text(buf[:])
 	if !ok {
 		return "", errSymbol
 	}
-	return c.symbol(b)
+	return tape.InternSymbol(b)
 }
 
 // jsonText returns the content of a short string field such as an event
 // type, or nil if the value is not a string that fits in buf.
-func jsonText(v jsonValue, buf []byte) []byte {
-	if b, ok := v.text(buf); ok {
+func jsonText(v tape.JSONValue, buf []byte) []byte {
+	if b, ok := v.Text(buf); ok {
 		return b
 	}
 	return nil
 }
 
-// validated appends e to dst if tape accepts it.
-func validated(dst []tape.Event, e *tape.Event) ([]tape.Event, error) {
-	if err := e.Validate(); err != nil {
-		return dst, err
+// jsonTradeID reads a vendor's trade id, sent as a string or a number,
+// and prefixes it with venue, the id's scope.
+func jsonTradeID(venue []byte, v tape.JSONValue) (tape.TradeID, error) {
+	if !v.Present() {
+		return tape.TradeID{}, nil
 	}
-	return append(dst, *e), nil
+	var buf [tape.MaxTradeIDLen]byte
+	id, ok := v.Number()
+	if !ok {
+		if id, ok = v.Text(buf[:]); !ok {
+			return tape.TradeID{}, errTradeID
+		}
+	}
+	t, ok := tape.MakeTradeID(venue, id)
+	if !ok {
+		return tape.TradeID{}, errTradeID
+	}
+	return t, nil
+}
+
+// jsonVenue returns an exchange code sent as a string or a number, for
+// scoping trade ids, or nil.
+func jsonVenue(v tape.JSONValue, buf []byte) []byte {
+	if b, ok := v.Number(); ok {
+		return b
+	}
+	return jsonText(v, buf)
 }

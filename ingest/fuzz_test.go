@@ -68,6 +68,22 @@ func fuzzNormalize(f *testing.F, name string, extra func(*testing.T, ingest.Form
 			if e.Source != name || e.Origin != "" {
 				t.Errorf("event %d: Source %q, Origin %q", i, e.Source, e.Origin)
 			}
+			var def *tape.Instruments
+			if e.Class != def.Class(e.Symbol) || e.Day != def.Day(e.Symbol, e.Time) {
+				t.Errorf("event %d: class %q day %s, want %q %s", i, e.Class, e.Day, def.Class(e.Symbol), def.Day(e.Symbol, e.Time))
+			}
+			if e.Kind&tape.KindTrade != 0 && e.TradeID.IsZero() {
+				t.Errorf("event %d: a trade without an identity", i)
+			}
+		}
+		folds := map[tape.Symbol]*tape.Fold{}
+		for i := range events {
+			f := folds[events[i].Symbol]
+			if f == nil {
+				f = tape.NewFold(events[i].Symbol)
+				folds[events[i].Symbol] = f
+			}
+			f.Apply(&events[i], tape.NoSeq)
 		}
 		for _, r := range rejects {
 			if code := tape.ErrorCode(r.Err); code == "" || code == tape.ECodeInvalid || r.Index < -1 {

@@ -115,6 +115,7 @@ type frame struct {
 // symbolState is the hub's view of one symbol.
 type symbolState struct {
 	quote tape.Quote
+	fold  tape.Fold // until the hub reads folded quotes
 	// seen is the newest origin applied per raw partition, to drop
 	// repeats an ingester produced again after a crash.
 	seen map[int]tape.OriginPos
@@ -332,7 +333,8 @@ func (h *Hub) applyLocked(p int, off int64, value []byte, highWater int64, now t
 		}
 		st.seen[pos.Partition] = pos
 	}
-	st.quote.Apply(&ev)
+	st.fold.Apply(&ev, tape.NoSeq)
+	st.quote = st.fold.Quote()
 	st.record(st.quote)
 	h.stats.Applied.Add(1)
 	h.seq++

@@ -352,7 +352,7 @@ func LoadLatest(ctx context.Context, brokers []string, topic string, maxWait tim
 		}
 		wg.Go(func() {
 			errs[p] = readAll(ctx, brokers, topic, p, ends[p], maxWait, func(v []byte) {
-				q, err := tape.ParseQuote(v)
+				q, err := tape.ParseCheckpointQuote(v)
 				if err != nil {
 					return
 				}

@@ -99,17 +99,20 @@ func price(p tape.Price) string {
 	return p.String()
 }
 
-func volume(v int64) string {
+func volume(v tape.Size) string {
 	if v == 0 {
 		return "—"
 	}
-	s := strconv.FormatInt(v, 10)
+	s, frac, _ := strings.Cut(v.String(), ".")
 	var b strings.Builder
 	for i, c := range s {
 		if i > 0 && (len(s)-i)%3 == 0 {
 			b.WriteByte(',')
 		}
 		b.WriteRune(c)
+	}
+	if frac != "" {
+		b.WriteString("." + frac)
 	}
 	return b.String()
 }

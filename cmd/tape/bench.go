@@ -500,9 +500,9 @@ func (p *benchProducer) message(i int, seq int64, now time.Time) kafka.Message {
 			Value: fmt.Appendf(nil, `{"ev":"Q","sym":"%s","bp":%d.%02d,"bs":%d,"ap":%d.%02d,"as":1,"t":%d}`,
 				sym, cents/100, cents%100, seq, cents/100+1, cents%100, now.UnixNano())}
 	}
-	ev := tape.Event{Symbol: tape.Symbol(sym), Kind: tape.KindQuote,
+	ev := tape.Event{Symbol: tape.Symbol(sym), Kind: tape.KindQuote, Sides: tape.BothSides,
 		Bid: tape.Price(cents * 1_000_000), Ask: tape.Price((cents + 100) * 1_000_000),
-		BidSize: seq, AskSize: 1, Time: now, Source: "bench"}
+		BidSize: tape.Size(seq) * 100_000_000, AskSize: 100_000_000, Time: now, Source: "bench"}
 	return kafka.Message{Key: []byte(sym), Value: ev.AppendJSON(nil)}
 }
 

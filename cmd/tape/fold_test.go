@@ -14,7 +14,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"tape"
-	"tape/ingest"
 )
 
 // foldTrades returns n Polygon trades cycling over syms, stamped from
@@ -58,11 +57,11 @@ func latestVolumes(t *testing.T, brokers, topic string) (map[string]int64, map[i
 				marks[p] = mk.Next
 				continue
 			}
-			q, err := tape.ParseQuote(m.Value)
+			q, err := tape.ParseCheckpointQuote(m.Value)
 			if err != nil {
 				t.Fatalf("%s/%d holds %s: %v", topic, p, m.Value, err)
 			}
-			vols[string(m.Key)] = q.Volume
+			vols[string(m.Key)] = wholeUnits(q.Volume)
 		}
 	}
 	return vols, marks
@@ -118,8 +117,9 @@ func checkRunningVolumes(t *testing.T, brokers string, tt testTopics, parts int,
 				continue
 			}
 			q := parseQuoteRecord(t, m.Value)
-			sp, off, ok := ingest.ParseSeq(q.Seq)
-			if !ok || sp != p || q.Symbol != sym {
+			at, err := tape.ParseSeq([]byte(q.Seq))
+			sp, off := at.Partition, at.Offset
+			if err != nil || sp != p || q.Symbol != sym {
 				t.Fatalf("%s: quote in %s/%d has seq %q: %s", sym, tt.quotes, p, q.Seq, m.Value)
 			}
 			if first, ok := seen[q.Seq]; ok {
@@ -135,8 +135,8 @@ func checkRunningVolumes(t *testing.T, brokers string, tt testTopics, parts int,
 			seen[q.Seq] = m.Value
 			h.maxSeq = off
 			h.distinct++
-			h.volume += q.LastSize
-			if q.Kind != "trade" || q.Volume != h.volume {
+			h.volume += int64(q.LastSize)
+			if q.Kind != "trade" || int64(q.Volume) != h.volume {
 				t.Fatalf("%s: quote %d (seq %s) shows volume %d after a trade of %d; the running sum is %d",
 					sym, h.distinct, q.Seq, q.Volume, q.LastSize, h.volume)
 			}

@@ -71,11 +71,26 @@ type quoteRecord struct {
 	Bid      string `json:"bid"`
 	Ask      string `json:"ask"`
 	Last     string `json:"last"`
-	LastSize int64  `json:"last_size"`
-	Volume   int64  `json:"volume"`
+	LastSize shares `json:"last_size"`
+	Volume   shares `json:"volume"`
 	Origin   string `json:"origin"`
 	Seq      string `json:"seq"`
 }
+
+// shares is a size the tests use whole: JSON "125000" reads as 125000.
+type shares int64
+
+func (s *shares) UnmarshalText(b []byte) error {
+	var v tape.Size
+	if err := v.UnmarshalText(b); err != nil {
+		return err
+	}
+	*s = shares(wholeUnits(v))
+	return nil
+}
+
+// wholeUnits returns a size in whole units (shares), dropping any fraction.
+func wholeUnits(v tape.Size) int64 { return int64(v) / 100_000_000 }
 
 func parseQuoteRecord(t testing.TB, b []byte) quoteRecord {
 	t.Helper()
