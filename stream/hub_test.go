@@ -53,11 +53,6 @@ func parseEvents(t testing.TB, b []byte) []event {
 func drain(t testing.TB, sub *stream.Subscriber) []event {
 	t.Helper()
 	var buf bytes.Buffer
-	select {
-	case <-sub.Wake():
-	default:
-		return nil
-	}
 	if _, err := sub.WriteTo(&buf); err != nil {
 		t.Fatalf("WriteTo: %v", err)
 	}
@@ -99,6 +94,7 @@ func newHub(t testing.TB, cfg stream.Config) *stream.Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.Close)
 	if err := h.Init(42, []int64{0, 0, 0}, []int64{0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
@@ -351,18 +347,48 @@ func TestSlowSubscriberIsConflatedNotWaitedFor(t *testing.T) {
 	}
 }
 
-func TestStalledSubscriberIsDisconnected(t *testing.T) {
-	h := newHub(t, stream.Config{SubscriberBuffer: 2, StallTimeout: time.Nanosecond})
+// TestStalledSubscriberIsDisconnectedEvenOnAQuietSymbol: a subscriber
+// whose updates are conflated and which does not drain for StallTimeout is
+// ended by the hub's own clock, though no new event arrives for it.
+func TestStalledSubscriberIsDisconnectedEvenOnAQuietSymbol(t *testing.T) {
+	h := newHub(t, stream.Config{SubscriberBuffer: 2, StallTimeout: time.Second})
 	sub, _ := h.Subscribe([]tape.Symbol{"AAA"}, "")
-	apply(h, feed(10, "AAA"))
+	slowCalls := make(chan struct{}, 1)
+	sub.OnSlow(func() { slowCalls <- struct{}{} })
+	apply(h, feed(10, "AAA")) // then the symbol goes quiet
+	h.Tick(time.Now())
+	if err := sub.Err(); err != nil {
+		t.Fatalf("ended before the stall timeout: %v", err)
+	}
+	h.Tick(time.Now().Add(2 * time.Second))
+	select {
+	case <-slowCalls:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer was not told to close the stalled stream")
+	}
 	var buf bytes.Buffer
-	<-sub.Wake()
 	if _, err := sub.WriteTo(&buf); err != stream.ErrSlow {
 		t.Fatalf("WriteTo error %v, want ErrSlow", err)
+	}
+	if got := h.Stats().Slow.Load(); got != 1 {
+		t.Fatalf("slow disconnects counted %d, want 1", got)
 	}
 	sub.Close()
 	if n := h.Subscribers(); n != 0 {
 		t.Fatalf("%d subscribers left", n)
+	}
+}
+
+// TestDrainingSubscriberIsNotStalled: a subscriber that was conflated
+// but caught up is not ended later.
+func TestDrainingSubscriberIsNotStalled(t *testing.T) {
+	h := newHub(t, stream.Config{SubscriberBuffer: 2, StallTimeout: time.Second})
+	sub, _ := h.Subscribe([]tape.Symbol{"AAA"}, "")
+	apply(h, feed(10, "AAA"))
+	drain(t, sub)
+	h.Tick(time.Now().Add(2 * time.Second))
+	if err := sub.Err(); err != nil {
+		t.Fatalf("a subscriber that drained was ended: %v", err)
 	}
 }
 
