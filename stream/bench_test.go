@@ -22,6 +22,7 @@ func BenchmarkApplyFanOut(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer h.Close()
 			if err := h.Init(42, []int64{0, 0, 0}, []int64{0, 0, 0}); err != nil {
 				b.Fatal(err)
 			}
@@ -31,7 +32,6 @@ func BenchmarkApplyFanOut(b *testing.B) {
 				if subs[i], err = h.Subscribe([]tape.Symbol{"AAPL"}, ""); err != nil {
 					b.Fatal(err)
 				}
-				<-subs[i].Wake()
 				subs[i].WriteTo(io.Discard) // the snapshot
 			}
 			b.ReportAllocs()
@@ -40,7 +40,6 @@ func BenchmarkApplyFanOut(b *testing.B) {
 				r := recs[i]
 				h.Apply(r.p, int64(i), r.value, int64(i)+1)
 				for _, s := range subs {
-					<-s.Wake()
 					s.WriteTo(io.Discard)
 				}
 			}
@@ -64,7 +63,6 @@ func BenchmarkWriteToCoalesced(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			<-sub.Wake()
 			sub.WriteTo(io.Discard)
 			recs := feed(b.N*k, "AAPL")
 			w := &countingWriter{}
@@ -78,7 +76,6 @@ func BenchmarkWriteToCoalesced(b *testing.B) {
 					h.Apply(r.p, off, r.value, off+1)
 					off++
 				}
-				<-sub.Wake()
 				b.StartTimer()
 				sub.WriteTo(w)
 			}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +21,16 @@ const (
 	DefaultMaxSubscribers   = 10_000
 	DefaultMaxSymbols       = 100
 	DefaultResumeGrace      = 2 * time.Second
+	// DefaultMaxResume bounds the events one resume replays: a client that
+	// missed more gets a snapshot instead, which costs one event.
+	DefaultMaxResume = 20_000
+	// DefaultSymbolLimit bounds the symbols a node keeps. A full US equity
+	// and options-root universe is well below it.
+	DefaultSymbolLimit = 250_000
+	// DefaultSymbolIdle is how long a symbol may go without an update before
+	// it is forgotten: long enough to keep yesterday's quiet names through
+	// a weekend.
+	DefaultSymbolIdle = 96 * time.Hour
 )
 
 // Config tunes a Hub. Zero fields take the Default values.
@@ -42,6 +52,15 @@ type Config struct {
 	// client coming from a node a little further along) may wait for this
 	// node to catch up before it gets a snapshot instead.
 	ResumeGrace time.Duration
+	// MaxResume is the most events one resume replays; a client that
+	// missed more of its symbols' events gets a snapshot.
+	MaxResume int
+	// SymbolLimit is the most symbols the hub keeps; past it, the symbol
+	// updated longest ago that no stream watches is forgotten.
+	SymbolLimit int
+	// SymbolIdle forgets symbols not updated for this long (by this
+	// node's clock) that no stream watches.
+	SymbolIdle time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -50,32 +69,59 @@ func (c Config) withDefaults() Config {
 			*v = d
 		}
 	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
 	def(&c.HistorySize, DefaultHistorySize)
 	def(&c.SubscriberBuffer, DefaultSubscriberBuffer)
 	def(&c.MaxSubscribers, DefaultMaxSubscribers)
 	def(&c.MaxSymbols, DefaultMaxSymbols)
-	if c.HistoryAge == 0 {
-		c.HistoryAge = DefaultHistoryAge
-	}
-	if c.StallTimeout == 0 {
-		c.StallTimeout = DefaultStallTimeout
-	}
-	if c.ResumeGrace == 0 {
-		c.ResumeGrace = DefaultResumeGrace
-	}
+	def(&c.MaxResume, DefaultMaxResume)
+	def(&c.SymbolLimit, DefaultSymbolLimit)
+	defDur(&c.HistoryAge, DefaultHistoryAge)
+	defDur(&c.StallTimeout, DefaultStallTimeout)
+	defDur(&c.ResumeGrace, DefaultResumeGrace)
+	defDur(&c.SymbolIdle, DefaultSymbolIdle)
 	return c
 }
 
-// Validate reports a configuration that cannot work.
+// Limits of Config fields, checked by Validate.
+const (
+	MaxHistorySize    = 50_000_000
+	MaxSubscriberBuf  = 1 << 16
+	MaxSubscribersCap = 1_000_000
+	MaxSymbolsCap     = 10_000
+	MaxSymbolLimit    = 50_000_000
+)
+
+// Validate reports the first field outside its range, naming it.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	switch {
-	case c.HistorySize < 0, c.HistoryAge < 0:
-		return errors.New("stream: history limits must not be negative")
-	case c.SubscriberBuffer < 1:
-		return errors.New("stream: subscriber buffer must be at least 1")
-	case c.MaxSubscribers < 1, c.MaxSymbols < 1:
-		return errors.New("stream: subscriber limits must be at least 1")
+	var errs []error
+	intIn := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("%s is %d, want %d to %d", name, v, lo, hi))
+		}
+	}
+	durIn := func(name string, v, lo, hi time.Duration) {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("%s is %s, want %s to %s", name, v, lo, hi))
+		}
+	}
+	intIn("HistorySize", c.HistorySize, 1, MaxHistorySize)
+	durIn("HistoryAge", c.HistoryAge, time.Second, 7*24*time.Hour)
+	intIn("SubscriberBuffer", c.SubscriberBuffer, 1, MaxSubscriberBuf)
+	durIn("StallTimeout", c.StallTimeout, time.Second, time.Hour)
+	intIn("MaxSubscribers", c.MaxSubscribers, 1, MaxSubscribersCap)
+	intIn("MaxSymbols", c.MaxSymbols, 1, MaxSymbolsCap)
+	durIn("ResumeGrace", c.ResumeGrace, time.Millisecond, time.Minute)
+	intIn("MaxResume", c.MaxResume, 1, MaxHistorySize)
+	intIn("SymbolLimit", c.SymbolLimit, 1, MaxSymbolLimit)
+	durIn("SymbolIdle", c.SymbolIdle, time.Minute, 365*24*time.Hour)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stream: %w", err)
 	}
 	return nil
 }
@@ -91,7 +137,7 @@ var (
 // SnapshotReason says why a stream began with a snapshot.
 const (
 	ReasonNew     = "new"     // no Last-Event-ID
-	ReasonExpired = "expired" // the gap is older than the node's history
+	ReasonExpired = "expired" // the gap is older than the node's history, or longer than MaxResume events
 	ReasonUnknown = "unknown" // the token is corrupt, from another cluster or from the future
 )
 
@@ -101,46 +147,33 @@ type Encoder interface {
 }
 
 // frame is one encoded event, shared by every subscriber that gets it.
+// Frames are immutable once made.
 type frame struct {
 	seq       uint64
-	partition int
+	partition int // -1 for events not from the topic (snapshot, status)
 	offset    int64
-	symbol    tape.Symbol
-	at        time.Time // when the node applied it
-	wire      []byte    // the whole encoded event
-	id        []byte    // the token
-	data      []byte    // the JSON
+	key       string // conflation key: the symbol, or a name for other events
+	at        time.Time
+	wire      []byte // the whole encoded event
+	id        []byte // the token
+	data      []byte // the JSON
 }
 
-// symbolState is the hub's view of one symbol.
-type symbolState struct {
-	quote tape.Quote
-	fold  tape.Fold // until the hub reads folded quotes
-	// seen is the newest origin applied per raw partition, to drop
-	// repeats an ingester produced again after a crash.
-	seen map[int]tape.OriginPos
-	// recent is a ring of the last RecentTicks quotes, for charts.
-	recent []tape.Quote
-	next   int
-}
-
-// RecentTicks is how many past quotes a hub keeps per symbol for charts.
-const RecentTicks = 120
-
-func (st *symbolState) record(q tape.Quote) {
-	if len(st.recent) < RecentTicks {
-		st.recent = append(st.recent, q)
-		return
-	}
-	st.recent[st.next] = q
-	st.next = (st.next + 1) % RecentTicks
-}
+// Conflation keys of events that are not quotes; they cannot be symbols.
+const (
+	keySnapshot = "#snapshot"
+	keyStatus   = "#status"
+)
 
 // Hub keeps the current quote of every symbol and a bounded history of
 // encoded events, and fans events out to subscribers. Events are encoded
 // once; a subscriber never blocks the hub: when its buffer is full it is
 // conflated to the latest event per symbol, and if it stays stalled it is
 // disconnected. All methods are safe for concurrent use.
+//
+// Work under the hub's lock is bounded by what one call touches: an
+// event, one stream's symbols, one page of a listing, the events one
+// resume sends. Nothing walks every symbol or the whole history.
 type Hub struct {
 	cfg Config
 	enc Encoder
@@ -148,17 +181,19 @@ type Hub struct {
 	mu          sync.Mutex // guards every field below
 	fingerprint uint32
 	offsets     []int64 // next offset to apply, per partition
-	starts      []int64 // oldest offset whose events history still holds
+	starts      []int64 // oldest offset whose events history still holds, per partition
 	ends        []int64 // newest log end seen, per partition
 	readyAt     []int64 // log end at start-up; ready once offsets reach it
 	ready       bool
 	closed      bool
 	seq         uint64
-	quotes      map[tape.Symbol]*symbolState
-	history     []*frame // ring buffer
-	head, size  int      // oldest index and count in history
+	symbols     universe
+	hist        history
 	subs        map[tape.Symbol]map[*Subscriber]struct{}
 	nsubs       int
+	conflating  map[*Subscriber]struct{} // subscribers that may hold conflated events
+	feedErr     error                    // why the quotes topic cannot be read; nil while it can
+	feedSince   time.Time
 	scratch     []byte
 	vec         []int64
 	// While deferring (ApplyBatch), subscribers to notify are collected
@@ -166,6 +201,7 @@ type Hub struct {
 	deferring bool
 	deferred  []*Subscriber
 
+	stop  chan struct{} // closed by Close: ends the ticker
 	stats Stats
 }
 
@@ -174,27 +210,40 @@ type Stats struct {
 	Applied    atomic.Int64 // events applied
 	Invalid    atomic.Int64 // records on the quotes topic that did not parse
 	Repeats    atomic.Int64 // events dropped as repeats of an origin already applied
+	Stale      atomic.Int64 // events older than the symbol's current quote, kept out of it
 	Delivered  atomic.Int64 // events queued to subscribers
 	Conflated  atomic.Int64 // events replaced by a newer one for a slow subscriber
 	Slow       atomic.Int64 // subscribers disconnected for stalling
 	Resumed    atomic.Int64 // streams resumed from a token
 	Snapshots  atomic.Int64 // streams that began with a snapshot
 	Subscribed atomic.Int64 // streams currently open
+	Symbols    atomic.Int64 // symbols kept
+	Evicted    atomic.Int64 // symbols forgotten (idle or over SymbolLimit)
+	History    atomic.Int64 // events in the history
 }
 
-// NewHub returns a hub that frames events with enc.
+// tickEvery is how often the hub checks for stalled subscribers and idle
+// symbols, whether or not events arrive.
+const tickEvery = time.Second
+
+// NewHub returns a hub that frames events with enc. Close it to stop its
+// ticker.
 func NewHub(cfg Config, enc Encoder) (*Hub, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Hub{
-		cfg:     cfg,
-		enc:     enc,
-		quotes:  make(map[tape.Symbol]*symbolState),
-		history: make([]*frame, min(cfg.HistorySize, 1024)),
-		subs:    make(map[tape.Symbol]map[*Subscriber]struct{}),
-	}, nil
+	h := &Hub{
+		cfg:        cfg,
+		enc:        enc,
+		symbols:    newUniverse(),
+		hist:       history{ring: make([]*frame, min(cfg.HistorySize, 1024))},
+		subs:       make(map[tape.Symbol]map[*Subscriber]struct{}),
+		conflating: make(map[*Subscriber]struct{}),
+		stop:       make(chan struct{}),
+	}
+	go h.tick()
+	return h, nil
 }
 
 // Config returns the hub's configuration with defaults applied.
@@ -221,25 +270,59 @@ func (h *Hub) Init(fingerprint uint32, starts, ends []int64) error {
 	return nil
 }
 
+// Partitions returns how many partitions of the quotes topic the hub reads.
+func (h *Hub) Partitions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.offsets)
+}
+
+// AddPartitions extends the hub to n partitions, for partitions added to
+// the quotes topic while the node runs. New partitions are read from
+// offset 0; tokens made before they existed stay valid and mean "nothing
+// of them seen yet". It never shrinks: Kafka cannot remove partitions.
+func (h *Hub) AddPartitions(n int) error {
+	if n > maxPartitions {
+		return fmt.Errorf("stream: %d partitions (want at most %d)", n, maxPartitions)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for len(h.offsets) < n {
+		h.offsets = append(h.offsets, 0)
+		h.starts = append(h.starts, 0)
+		h.ends = append(h.ends, 0)
+		h.readyAt = append(h.readyAt, 0)
+	}
+	return nil
+}
+
 // Seed sets the starting value of a symbol, from the quotes.latest topic.
+// A seed older than what the hub holds is ignored.
 func (h *Hub) Seed(q tape.Quote) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := h.stateLocked(q.Symbol)
-	if !q.Time.Before(st.quote.Time) {
-		// The seed does not mark its origin as seen: the history read
-		// next replays events up to it, and they must reach the history
-		// (applying them again is harmless, volume is stamped upstream).
+	st := h.stateLocked(q.Symbol, time.Now())
+	if st == nil {
+		return
+	}
+	if !older(&q, &st.quote) {
+		// The seed is not marked framed: the history read next still
+		// reaches the history, but no older record replaces the seed.
 		st.quote = q
 	}
 }
 
-func (h *Hub) stateLocked(sym tape.Symbol) *symbolState {
-	st := h.quotes[sym]
-	if st == nil {
-		st = &symbolState{quote: tape.Quote{Symbol: sym}, seen: make(map[int]tape.OriginPos, 1)}
-		h.quotes[sym] = st
+// stateLocked returns sym's state, making it if need be; nil when the
+// universe is full of watched symbols.
+func (h *Hub) stateLocked(sym tape.Symbol, now time.Time) *symbolState {
+	if st := h.symbols.get(sym); st != nil {
+		return st
 	}
+	if h.symbols.len() >= h.cfg.SymbolLimit && !h.evictOneLocked(now, 0) {
+		return nil
+	}
+	st := h.symbols.add(sym, now)
+	h.stats.Symbols.Store(int64(h.symbols.len()))
 	return st
 }
 
@@ -287,16 +370,27 @@ type Record struct {
 	HighWater int64 // the partition's log end when the record was read
 }
 
+// parsed is a record after parsing, before the hub's lock is taken.
+type parsed struct {
+	q   tape.Quote
+	err error
+}
+
 // ApplyBatch applies records of partition p in order, as Apply does, and
 // tells writers about waiting events only once all are applied, so that a
 // stream that gets several of them can send them in one write. Records
-// should be what is at hand (a fetched batch), not waited for.
+// should be what is at hand (a fetched batch), not waited for. Parsing
+// happens before the hub's lock is taken.
 func (h *Hub) ApplyBatch(p int, recs []Record) {
+	qs := make([]parsed, len(recs))
+	for i, r := range recs {
+		qs[i].q, qs[i].err = tape.ParseQuote(r.Value)
+	}
 	now := time.Now()
 	h.mu.Lock()
 	h.deferring = true
-	for _, r := range recs {
-		h.applyLocked(p, r.Offset, r.Value, r.HighWater, now)
+	for i, r := range recs {
+		h.applyLocked(p, r.Offset, &qs[i], r.HighWater, now)
 	}
 	h.checkReadyLocked()
 	h.deferring = false
@@ -314,45 +408,81 @@ func (h *Hub) ApplyBatch(p int, recs []Record) {
 	h.mu.Unlock()
 }
 
-func (h *Hub) applyLocked(p int, off int64, value []byte, highWater int64, now time.Time) {
+// applyLocked applies one record of the quotes topic: the folded quote of
+// its symbol after one event, carrying its fold position (seq). The fold
+// stage owns the market rules; a node only keeps, per symbol, the quote
+// with the newest position, and frames every record it has not framed
+// before, in topic order, so that a resume replays exactly what happened.
+func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now time.Time) {
 	if p < 0 || p >= len(h.offsets) || off < h.offsets[p] {
 		return
 	}
-	ev, err := tape.ParseEvent(value)
 	h.offsets[p] = off + 1
 	h.ends[p] = max(h.ends[p], highWater, off+1)
-	if err != nil {
+	if pq.err != nil {
 		h.stats.Invalid.Add(1)
 		return
 	}
-	st := h.stateLocked(ev.Symbol)
-	if _, pos, ok := tape.ParseOrigin(ev.Origin); ok {
-		if last, seen := st.seen[pos.Partition]; seen && !last.Before(pos) {
-			h.stats.Repeats.Add(1)
-			return
-		}
-		st.seen[pos.Partition] = pos
+	q := &pq.q
+	st := h.stateLocked(q.Symbol, now)
+	if st == nil {
+		h.stats.Invalid.Add(1)
+		return
 	}
-	st.fold.Apply(&ev, tape.NoSeq)
-	st.quote = st.fold.Quote()
-	st.record(st.quote)
+	if q.Seq.IsSet() && st.framed.IsSet() && q.Seq.Partition == st.framed.Partition && q.Seq.Offset <= st.framed.Offset {
+		// A fold stage that crashed folded these events again: the same
+		// quote at the same position, already framed.
+		h.stats.Repeats.Add(1)
+		return
+	}
+	if q.Seq.IsSet() {
+		st.framed = q.Seq
+	}
+	live := !older(q, &st.quote)
+	if live {
+		st.quote = *q
+		st.record(*q)
+	} else {
+		// Older than what the node holds (its seed from quotes.latest
+		// while it catches up): history for resumes, but never shown as
+		// the current value.
+		h.stats.Stale.Add(1)
+	}
+	h.symbols.touch(st, now)
 	h.stats.Applied.Add(1)
 	h.seq++
 
-	h.scratch = st.quote.AppendJSON(h.scratch[:0])
+	h.scratch = q.AppendJSON(h.scratch[:0])
 	f := h.newFrameLocked("quote", h.offsets, h.scratch)
-	f.seq, f.partition, f.offset, f.symbol, f.at = h.seq, p, off, ev.Symbol, now
-	h.pushHistoryLocked(f)
-	for sub := range h.subs[ev.Symbol] {
+	f.seq, f.partition, f.offset, f.key, f.at = h.seq, p, off, string(q.Symbol), now
+	h.pushHistoryLocked(st, f)
+	if !live {
+		return
+	}
+	for sub := range h.subs[q.Symbol] {
 		h.deliverLocked(sub, f, now)
 	}
 }
 
-// newFrameLocked encodes an event whose id is the token for offsets. The
-// frame keeps its own copies of id and data so that a resume can re-encode
-// it with another id.
+// older reports whether a is an earlier state of its symbol than b: an
+// earlier fold position in the same partition, or, where positions cannot
+// be compared (one has none, or the symbol moved to another partition
+// when partitions were added), an earlier feed time.
+func older(a, b *tape.Quote) bool {
+	if a.Seq.IsSet() && b.Seq.IsSet() && a.Seq.Partition == b.Seq.Partition {
+		return a.Seq.Offset < b.Seq.Offset
+	}
+	return a.Time.Before(b.Time)
+}
+
+// newFrameLocked encodes an event whose id is the token for offsets (none
+// when offsets is nil). The frame keeps its own copies of id and data so
+// that a resume can re-encode it with another id.
 func (h *Hub) newFrameLocked(event string, offsets []int64, data []byte) *frame {
-	id := appendToken(make([]byte, 0, 16+6*len(offsets)), h.fingerprint, offsets)
+	var id []byte
+	if offsets != nil {
+		id = appendToken(make([]byte, 0, 16+6*len(offsets)), h.fingerprint, offsets)
+	}
 	return &frame{
 		id:   id,
 		data: slices.Clone(data),
@@ -360,69 +490,55 @@ func (h *Hub) newFrameLocked(event string, offsets []int64, data []byte) *frame 
 	}
 }
 
-func (h *Hub) pushHistoryLocked(f *frame) {
-	limit := h.cfg.HistorySize
-	if limit == 0 {
-		return
-	}
-	oldest := f.at.Add(-h.cfg.HistoryAge)
-	for h.size > 0 && (h.size >= limit || h.history[h.head].at.Before(oldest)) {
-		h.evictLocked()
-	}
-	if h.size == len(h.history) { // grow the ring up to limit
-		grown := make([]*frame, min(limit, 2*len(h.history)))
-		for i := range h.size {
-			grown[i] = h.history[(h.head+i)%len(h.history)]
-		}
-		h.history, h.head = grown, 0
-	}
-	h.history[(h.head+h.size)%len(h.history)] = f
-	h.size++
-}
-
-func (h *Hub) evictLocked() {
-	f := h.history[h.head]
-	h.history[h.head] = nil
-	h.head = (h.head + 1) % len(h.history)
-	h.size--
-	h.starts[f.partition] = max(h.starts[f.partition], f.offset+1)
-}
-
 // deliverLocked queues f for sub, honouring the subscriber's resume floor:
 // events the client already has are skipped, and while this node's offsets
 // trail the token the client resumed from, ids carry the larger of both so
 // that a later resume elsewhere neither repeats nor skips.
 func (h *Hub) deliverLocked(sub *Subscriber, f *frame, now time.Time) {
-	if sub.floor != nil {
-		if f.offset < sub.floor[f.partition] {
+	if sub.floor != nil && f.partition >= 0 {
+		if f.partition < len(sub.floor) && f.offset < sub.floor[f.partition] {
 			return
 		}
 		_, vec, err := parseToken(f.id, h.vec)
-		if err != nil || len(vec) != len(sub.floor) {
+		if err != nil {
 			return
 		}
+		vec = padOffsets(vec, len(sub.floor))
 		h.vec = vec
 		dominated := true
-		for i, o := range vec {
-			if o < sub.floor[i] {
-				vec[i], dominated = sub.floor[i], false
+		for i, o := range sub.floor {
+			if vec[i] < o {
+				vec[i], dominated = o, false
 			}
 		}
 		if dominated {
 			sub.floor = nil
 		} else {
-			f = &frame{seq: f.seq, partition: f.partition, offset: f.offset, symbol: f.symbol, at: f.at,
+			f = &frame{seq: f.seq, partition: f.partition, offset: f.offset, key: f.key, at: f.at,
 				wire: h.enc.AppendEvent(nil, "quote", appendToken(nil, h.fingerprint, vec), f.data)}
 		}
 	}
 	h.stats.Delivered.Add(1)
-	if sub.push(f, now, h.cfg) {
+	switch sub.push(f, now, h.cfg) {
+	case pushConflated:
 		h.stats.Conflated.Add(1)
+		h.conflating[sub] = struct{}{}
+	case pushPending:
+		h.conflating[sub] = struct{}{}
 	}
 }
 
-// Quotes returns the current quotes of symbols, or of every known symbol
-// when symbols is empty, sorted by symbol. Symbols with no quote are left out.
+// padOffsets extends an offset vector from before partitions were added
+// with zeros: the client has seen nothing of the new partitions.
+func padOffsets(vec []int64, n int) []int64 {
+	for len(vec) < n {
+		vec = append(vec, 0)
+	}
+	return vec
+}
+
+// Quotes returns the current quotes of symbols, in the order given;
+// symbols with no quote are left out.
 func (h *Hub) Quotes(symbols []tape.Symbol) []tape.Quote {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -430,46 +546,66 @@ func (h *Hub) Quotes(symbols []tape.Symbol) []tape.Quote {
 }
 
 func (h *Hub) quotesLocked(symbols []tape.Symbol) []tape.Quote {
-	var out []tape.Quote
-	if len(symbols) == 0 {
-		out = make([]tape.Quote, 0, len(h.quotes))
-		for _, st := range h.quotes {
-			if !st.quote.Time.IsZero() {
-				out = append(out, st.quote)
-			}
-		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Symbol < out[j].Symbol })
-		return out
-	}
-	out = make([]tape.Quote, 0, len(symbols))
+	out := make([]tape.Quote, 0, len(symbols))
 	for _, s := range symbols {
-		if st := h.quotes[s]; st != nil && !st.quote.Time.IsZero() {
+		if st := h.symbols.get(s); st != nil && !st.quote.Time.IsZero() {
 			out = append(out, st.quote)
 		}
 	}
 	return out
 }
 
+// MaxPage is the most quotes one Page call returns.
+const MaxPage = 1000
+
+// Page returns up to limit quotes (at most MaxPage) of the symbols after
+// the symbol after ("" for the first page), in symbol order, and whether
+// more follow. It costs O(log symbols + limit) under the hub's lock.
+func (h *Hub) Page(after tape.Symbol, limit int) (quotes []tape.Quote, more bool) {
+	limit = min(max(limit, 1), MaxPage)
+	quotes = make([]tape.Quote, 0, min(limit, 64))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.symbols.ascend(after, func(st *symbolState) bool {
+		if st.quote.Time.IsZero() {
+			return true
+		}
+		if len(quotes) == limit {
+			more = true
+			return false
+		}
+		quotes = append(quotes, st.quote)
+		return true
+	})
+	return quotes, more
+}
+
 // Recent returns up to RecentTicks past quotes of sym, oldest first.
 func (h *Hub) Recent(sym tape.Symbol) []tape.Quote {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := h.quotes[sym]
+	st := h.symbols.get(sym)
 	if st == nil {
 		return nil
 	}
 	out := make([]tape.Quote, 0, len(st.recent))
-	out = append(out, st.recent[st.next:]...)
-	return append(out, st.recent[:st.next]...)
+	out = append(out, st.recent[st.recentNext:]...)
+	return append(out, st.recent[:st.recentNext]...)
 }
 
 // Subscribe opens a stream of events for symbols. With an empty
 // lastEventID, or one that cannot be resumed exactly, the stream begins
 // with a snapshot event; otherwise with the events the client missed.
+// The hub keeps its own copies of the symbols and the id.
 func (h *Hub) Subscribe(symbols []tape.Symbol, lastEventID string) (*Subscriber, error) {
 	if len(symbols) > h.cfg.MaxSymbols {
 		return nil, fmt.Errorf("stream: %d symbols, limit %d: %w", len(symbols), h.cfg.MaxSymbols, tape.ErrTooMany)
 	}
+	own := make([]tape.Symbol, len(symbols))
+	for i, s := range symbols {
+		own[i] = tape.Symbol(strings.Clone(string(s)))
+	}
+	token := []byte(lastEventID)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -480,19 +616,22 @@ func (h *Hub) Subscribe(symbols []tape.Symbol, lastEventID string) (*Subscriber,
 	case h.nsubs >= h.cfg.MaxSubscribers:
 		return nil, ErrFull
 	}
-	sub := newSubscriber(h, symbols)
+	sub := newSubscriber(h, own)
 	now := time.Now()
 	reason := ReasonNew
-	if lastEventID != "" {
-		reason = h.resumeLocked(sub, []byte(lastEventID), now)
+	if len(token) > 0 {
+		reason = h.resumeLocked(sub, token, now)
 	}
 	if reason != "" {
 		h.stats.Snapshots.Add(1)
-		sub.push(h.snapshotLocked(symbols, reason), now, h.cfg)
+		sub.push(h.snapshotLocked(own, reason), now, h.cfg)
 	} else {
 		h.stats.Resumed.Add(1)
 	}
-	for _, s := range symbols {
+	if h.feedErr != nil {
+		sub.push(h.statusFrameLocked(), now, h.cfg)
+	}
+	for _, s := range own {
 		m := h.subs[s]
 		if m == nil {
 			m = make(map[*Subscriber]struct{})
@@ -505,38 +644,6 @@ func (h *Hub) Subscribe(symbols []tape.Symbol, lastEventID string) (*Subscriber,
 	return sub, nil
 }
 
-// resumeLocked queues the events sub missed since token and returns "", or
-// returns the reason it cannot and queues nothing.
-func (h *Hub) resumeLocked(sub *Subscriber, token []byte, now time.Time) string {
-	fp, floor, err := parseToken(token, nil)
-	if err != nil || fp != h.fingerprint || len(floor) != len(h.offsets) {
-		return ReasonUnknown
-	}
-	ahead := false
-	for p, o := range floor {
-		if o < h.starts[p] {
-			return ReasonExpired
-		}
-		ahead = ahead || o > h.offsets[p]
-	}
-	sub.floor = floor
-	want := sub.wants()
-	for i := range h.size {
-		f := h.history[(h.head+i)%len(h.history)]
-		if want(f.symbol) {
-			h.deliverLocked(sub, f, now)
-		}
-	}
-	// While this node trails the token, sub.floor filters live events
-	// until the node passes the client's position. A token that stays
-	// ahead (corrupt, or from a cluster with the same topic name) would
-	// filter forever: after the grace period it gets a snapshot.
-	if ahead {
-		time.AfterFunc(h.cfg.ResumeGrace, func() { h.checkAhead(sub) })
-	}
-	return ""
-}
-
 // checkAhead gives sub a snapshot if this node never reached its token.
 func (h *Hub) checkAhead(sub *Subscriber) {
 	h.mu.Lock()
@@ -545,7 +652,7 @@ func (h *Hub) checkAhead(sub *Subscriber) {
 		return
 	}
 	for p, o := range sub.floor {
-		if o > h.offsets[p] {
+		if p >= len(h.offsets) || o > h.offsets[p] {
 			sub.floor = nil
 			h.stats.Snapshots.Add(1)
 			sub.push(h.snapshotLocked(sub.symbols, ReasonUnknown), time.Now(), h.cfg)
@@ -559,16 +666,22 @@ func (h *Hub) snapshotLocked(symbols []tape.Symbol, reason string) *frame {
 	data := append(h.scratch[:0], `{"reason":"`...)
 	data = append(data, reason...)
 	data = append(data, `","quotes":[`...)
-	for i, q := range h.quotesLocked(symbols) {
-		if i > 0 {
+	n := 0
+	for _, s := range symbols {
+		st := h.symbols.get(s)
+		if st == nil || st.quote.Time.IsZero() {
+			continue
+		}
+		if n > 0 {
 			data = append(data, ',')
 		}
-		data = q.AppendJSON(data)
+		data = st.quote.AppendJSON(data)
+		n++
 	}
 	data = append(data, "]}"...)
 	h.scratch = data
 	f := h.newFrameLocked("snapshot", h.offsets, data)
-	f.seq, f.partition, f.offset = h.seq, -1, -1
+	f.seq, f.partition, f.offset, f.key = h.seq, -1, -1, keySnapshot
 	return f
 }
 
@@ -576,6 +689,7 @@ func (h *Hub) snapshotLocked(symbols []tape.Symbol, reason string) *frame {
 func (h *Hub) unsubscribe(sub *Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	delete(h.conflating, sub)
 	removed := false
 	for _, s := range sub.symbols {
 		if m := h.subs[s]; m != nil {
@@ -594,10 +708,16 @@ func (h *Hub) unsubscribe(sub *Subscriber) {
 	}
 }
 
-// Close ends every stream with ErrClosed and refuses new ones.
+// Close ends every stream with ErrClosed, refuses new ones and stops the
+// hub's ticker.
 func (h *Hub) Close() {
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
 	h.closed = true
+	close(h.stop)
 	var all []*Subscriber
 	for _, m := range h.subs {
 		for sub := range m {
@@ -615,4 +735,102 @@ func (h *Hub) Subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.nsubs
+}
+
+// tick runs the hub's periodic work until Close.
+func (h *Hub) tick() {
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-t.C:
+			h.Tick(now)
+		}
+	}
+}
+
+// maxEvictPerTick bounds the idle symbols one tick forgets, which bounds
+// the time it holds the lock.
+const maxEvictPerTick = 2048
+
+// Tick does the hub's periodic work as of now: it disconnects subscribers
+// stalled past StallTimeout (whether or not new events arrive for them),
+// forgets idle symbols and ages out history. The hub calls it every
+// second; tests may call it directly.
+func (h *Hub) Tick(now time.Time) {
+	var slow []*Subscriber
+	h.mu.Lock()
+	for sub := range h.conflating {
+		switch sub.stalled(now, h.cfg.StallTimeout) {
+		case stallNo:
+		case stallDrained:
+			delete(h.conflating, sub)
+		case stallYes:
+			delete(h.conflating, sub)
+			slow = append(slow, sub)
+		}
+	}
+	for range maxEvictPerTick {
+		if !h.evictOneLocked(now, h.cfg.SymbolIdle) {
+			break
+		}
+	}
+	h.hist.expireLocked(h, now.Add(-h.cfg.HistoryAge))
+	h.mu.Unlock()
+	for _, sub := range slow {
+		h.stats.Slow.Add(1)
+		sub.failSlow()
+	}
+}
+
+// SetFeedError records whether the quotes topic can be read: a non-nil
+// err means it cannot (the broker is unreachable), nil that it can again.
+// Every stream is told on each change with an "event: status", so pages
+// show the prices as stale instead of live.
+func (h *Hub) SetFeedError(err error) {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if (err == nil) == (h.feedErr == nil) {
+		if err != nil {
+			h.feedErr = err // keep the newest cause, and the first time
+		}
+		return
+	}
+	h.feedErr = err
+	h.feedSince = now
+	f := h.statusFrameLocked()
+	seen := make(map[*Subscriber]bool, h.nsubs)
+	for _, m := range h.subs {
+		for sub := range m {
+			if !seen[sub] {
+				seen[sub] = true
+				h.deliverLocked(sub, f, now)
+			}
+		}
+	}
+}
+
+// FeedState returns since when the quotes topic cannot be read and why,
+// or a nil error while it can.
+func (h *Hub) FeedState() (since time.Time, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.feedSince, h.feedErr
+}
+
+// statusFrameLocked encodes the feed's state as an "event: status":
+// {"feed":"live"} or {"feed":"stale","since":"…"}. It has no id, so it
+// does not move a client's resume position.
+func (h *Hub) statusFrameLocked() *frame {
+	data := []byte(`{"feed":"live"}`)
+	if h.feedErr != nil {
+		data = append([]byte(`{"feed":"stale","since":"`), h.feedSince.UTC().AppendFormat(nil, tape.TimeLayout)...)
+		data = append(data, `"}`...)
+	}
+	f := h.newFrameLocked("status", nil, data)
+	f.seq, f.partition, f.offset, f.key = h.seq, -1, -1, keyStatus
+	return f
 }

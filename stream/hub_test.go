@@ -53,11 +53,6 @@ func parseEvents(t testing.TB, b []byte) []event {
 func drain(t testing.TB, sub *stream.Subscriber) []event {
 	t.Helper()
 	var buf bytes.Buffer
-	select {
-	case <-sub.Wake():
-	default:
-		return nil
-	}
 	if _, err := sub.WriteTo(&buf); err != nil {
 		t.Fatalf("WriteTo: %v", err)
 	}
@@ -74,20 +69,21 @@ type record struct {
 var t0 = time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC)
 
 // feed returns n quote records spread over symbols and 3 partitions, as
-// an ingester would produce them (symbol i%len on partition i%3).
+// a fold stage would produce them (symbol i%len on partition
+// len(symbol)%3, its fold position the record's own offset).
 func feed(n int, symbols ...string) []record {
 	var recs []record
 	next := map[int]int64{}
 	for i := range n {
 		sym := symbols[i%len(symbols)]
 		p := len(sym) % 3
-		ev := tape.Event{
+		q := tape.Quote{
 			Symbol: tape.Symbol(sym), Kind: tape.KindQuote,
 			Bid: tape.Price(100_00000000 + int64(i)*1_000_000), Ask: tape.Price(101_00000000 + int64(i)*1_000_000),
-			BidSize: 100, AskSize: 100, Time: t0.Add(time.Duration(i) * time.Millisecond), Source: "test",
-			Origin: fmt.Sprintf("feeds.raw/0/%d/0", i),
+			BidSize: tape.MustSize("100"), AskSize: tape.MustSize("100"), Time: t0.Add(time.Duration(i) * time.Millisecond), Source: "test",
+			Origin: fmt.Sprintf("feeds.raw/0/%d/0", i), Seq: tape.Seq{Partition: p, Offset: next[p]},
 		}
-		recs = append(recs, record{p, next[p], ev.AppendJSON(nil)})
+		recs = append(recs, record{p, next[p], q.AppendJSON(nil)})
 		next[p]++
 	}
 	return recs
@@ -99,6 +95,7 @@ func newHub(t testing.TB, cfg stream.Config) *stream.Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.Close)
 	if err := h.Init(42, []int64{0, 0, 0}, []int64{0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
@@ -351,14 +348,31 @@ func TestSlowSubscriberIsConflatedNotWaitedFor(t *testing.T) {
 	}
 }
 
-func TestStalledSubscriberIsDisconnected(t *testing.T) {
-	h := newHub(t, stream.Config{SubscriberBuffer: 2, StallTimeout: time.Nanosecond})
+// TestStalledSubscriberIsDisconnectedEvenOnAQuietSymbol: a subscriber
+// whose updates are conflated and which does not drain for StallTimeout is
+// ended by the hub's own clock, though no new event arrives for it.
+func TestStalledSubscriberIsDisconnectedEvenOnAQuietSymbol(t *testing.T) {
+	h := newHub(t, stream.Config{SubscriberBuffer: 2, StallTimeout: time.Second})
 	sub, _ := h.Subscribe([]tape.Symbol{"AAA"}, "")
-	apply(h, feed(10, "AAA"))
+	slowCalls := make(chan struct{}, 1)
+	sub.OnSlow(func() { slowCalls <- struct{}{} })
+	apply(h, feed(10, "AAA")) // then the symbol goes quiet
+	h.Tick(time.Now())
+	if err := sub.Err(); err != nil {
+		t.Fatalf("ended before the stall timeout: %v", err)
+	}
+	h.Tick(time.Now().Add(2 * time.Second))
+	select {
+	case <-slowCalls:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer was not told to close the stalled stream")
+	}
 	var buf bytes.Buffer
-	<-sub.Wake()
 	if _, err := sub.WriteTo(&buf); err != stream.ErrSlow {
 		t.Fatalf("WriteTo error %v, want ErrSlow", err)
+	}
+	if got := h.Stats().Slow.Load(); got != 1 {
+		t.Fatalf("slow disconnects counted %d, want 1", got)
 	}
 	sub.Close()
 	if n := h.Subscribers(); n != 0 {
@@ -366,13 +380,26 @@ func TestStalledSubscriberIsDisconnected(t *testing.T) {
 	}
 }
 
-func TestRepeatedOriginIsDropped(t *testing.T) {
+// TestDrainingSubscriberIsNotStalled: a subscriber that was conflated
+// but caught up is not ended later.
+func TestDrainingSubscriberIsNotStalled(t *testing.T) {
+	h := newHub(t, stream.Config{SubscriberBuffer: 2, StallTimeout: time.Second})
+	sub, _ := h.Subscribe([]tape.Symbol{"AAA"}, "")
+	apply(h, feed(10, "AAA"))
+	drain(t, sub)
+	h.Tick(time.Now().Add(2 * time.Second))
+	if err := sub.Err(); err != nil {
+		t.Fatalf("a subscriber that drained was ended: %v", err)
+	}
+}
+
+func TestRepeatedFoldPositionIsDropped(t *testing.T) {
 	h := newHub(t, stream.Config{})
 	recs := feed(4, "AAA")
 	sub, _ := h.Subscribe([]tape.Symbol{"AAA"}, "")
 	drain(t, sub)
 	apply(h, recs)
-	// An ingester that crashed before committing produces the same events
+	// A fold stage that crashed before its checkpoint produces the same quotes
 	// again, at new offsets.
 	for i, r := range recs[2:] {
 		h.Apply(r.p, int64(4+i), r.value, int64(5+i))

@@ -19,6 +19,13 @@ const (
 	// DefaultMaxWait is the fetch long-poll. Shorter waits turn idle polls
 	// into read timeouts that back off for 100 ms; longer ones slow Close.
 	DefaultMaxWait = 500 * time.Millisecond
+	// DefaultProbeEvery is how often the node asks the cluster for the
+	// topic's metadata: how it notices an unreachable broker and
+	// partitions added to the topic.
+	DefaultProbeEvery = time.Second
+	// DefaultBrokerTimeout is how long the broker may not answer before
+	// the node says its quotes are stale.
+	DefaultBrokerTimeout = 3 * time.Second
 )
 
 // KafkaConfig says where a node reads quotes from.
@@ -26,11 +33,16 @@ type KafkaConfig struct {
 	Brokers     []string
 	Topic       string
 	LatestTopic string
-	// Group is the node's own consumer group, "tape-web-<node id>". Every
-	// node needs its own: members of one group split the partitions.
+	// Group names the consumer group the node commits its offsets to,
+	// "tape-web-<node id>", so that lag tools see how far behind it is.
+	// The node never joins it: it reads every partition directly.
 	Group   string
 	MaxWait time.Duration
-	Logger  *slog.Logger
+	// ProbeEvery and BrokerTimeout: see DefaultProbeEvery and
+	// DefaultBrokerTimeout.
+	ProbeEvery    time.Duration
+	BrokerTimeout time.Duration
+	Logger        *slog.Logger
 }
 
 func (c KafkaConfig) withDefaults() KafkaConfig {
@@ -42,6 +54,12 @@ func (c KafkaConfig) withDefaults() KafkaConfig {
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait
+	}
+	if c.ProbeEvery == 0 {
+		c.ProbeEvery = DefaultProbeEvery
+	}
+	if c.BrokerTimeout == 0 {
+		c.BrokerTimeout = DefaultBrokerTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -56,16 +74,27 @@ func (c KafkaConfig) Validate() error {
 		return errors.New("stream: no brokers")
 	case c.Group == "":
 		return errors.New("stream: no consumer group")
+	case c.ProbeEvery < 0, c.BrokerTimeout < 0, c.MaxWait < 0:
+		return errors.New("stream: Kafka timings must not be negative")
 	}
 	return nil
 }
 
+// ErrBrokerUnreachable reports that the broker has not answered for
+// KafkaConfig.BrokerTimeout.
+var ErrBrokerUnreachable = errors.New("stream: Kafka broker unreachable")
+
 // Consume fills the hub from Kafka until ctx ends: it seeds last values
 // from the compacted latest topic, reads the quotes topic from HistoryAge
-// ago so that resumes have history, and then follows it live as the only
-// member of its consumer group. Offsets are committed to the group for lag
-// monitoring only: a node's state lives in memory, so on start it always
-// rebuilds from the topics rather than from a committed offset.
+// ago so that resumes have history, and then follows every partition
+// live, reading each directly (no consumer group on the data path, so a
+// group's session timeout can never hold quotes back). It probes the
+// cluster every ProbeEvery: a broker that does not answer for
+// BrokerTimeout makes the hub report its feed stale (and a log line says
+// so) until it answers again, and partitions added to the topic are read
+// from their start. Offsets are committed to Group for lag monitoring
+// only: a node's state lives in memory, so on start it always rebuilds
+// from the topics rather than from a committed offset.
 func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -82,6 +111,8 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 	if err != nil {
 		return err
 	}
+	// Oldest first, so that if the universe is bounded the newest stay.
+	sort.SliceStable(latest, func(i, j int) bool { return latest[i].Time.Before(latest[j].Time) })
 	for _, q := range latest {
 		h.Seed(q)
 	}
@@ -98,48 +129,125 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 	}
 	log.Info("stream: loaded", "symbols", len(latest), "partitions", parts, "from", starts, "to", ends)
 
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                cfg.Group,
-		Brokers:           cfg.Brokers,
-		Topics:            []string{cfg.Topic},
-		HeartbeatInterval: 3 * time.Second,
-		SessionTimeout:    30 * time.Second,
-		RebalanceTimeout:  30 * time.Second,
-		JoinGroupBackoff:  time.Second,
-		StartOffset:       kafka.LastOffset, // unused: the node picks its own offsets
-		Timeout:           10 * time.Second,
-	})
-	if err != nil {
-		return fmt.Errorf("stream: join group %s: %w", cfg.Group, err)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for p := range parts {
+		wg.Go(func() { h.follow(ctx, cfg, p) })
 	}
-	defer group.Close()
+	probe := time.NewTicker(cfg.ProbeEvery)
+	defer probe.Stop()
+	lastAnswer, lastCommit := time.Now(), time.Now()
+	down := false
 	for {
-		gen, err := group.Next(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-probe.C:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, min(cfg.BrokerTimeout, 2*cfg.ProbeEvery))
+		n, err := topicPartitions(pctx, client, cfg.Topic)
+		pcancel()
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err != nil {
-			log.Warn("stream: consumer group", "group", cfg.Group, "err", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Second):
+		now := time.Now()
+		switch {
+		case err == nil:
+			lastAnswer = now
+			if down {
+				down = false
+				h.SetFeedError(nil)
+				log.Info("stream: Kafka broker reachable again; quotes are live", "topic", cfg.Topic)
 			}
-			continue
+		case !down && now.Sub(lastAnswer) >= cfg.BrokerTimeout:
+			down = true
+			h.SetFeedError(fmt.Errorf("%w: %v", ErrBrokerUnreachable, err))
+			log.Error("stream: Kafka broker unreachable; streams are told their quotes are stale",
+				"brokers", cfg.Brokers, "for", now.Sub(lastAnswer).Round(time.Millisecond), "err", err)
 		}
-		assigned := gen.Assignments[cfg.Topic]
-		if len(assigned) < parts {
-			log.Warn("stream: consumer group shared with another node: this node sees only part of the quotes",
-				"group", cfg.Group, "assigned", len(assigned), "partitions", parts)
+		if err == nil && n > parts {
+			if err := h.AddPartitions(n); err != nil {
+				log.Error("stream: partitions added to the topic cannot be read", "topic", cfg.Topic, "partitions", n, "err", err)
+			} else {
+				log.Info("stream: partitions added to the topic; reading them from their start", "topic", cfg.Topic, "from", parts, "to", n)
+				for p := parts; p < n; p++ {
+					wg.Go(func() { h.follow(ctx, cfg, p) })
+				}
+				parts = n
+			}
 		}
-		for _, pa := range assigned {
-			gen.Start(func(ctx context.Context) { h.follow(ctx, cfg, pa.ID, gen) })
+		if !down && now.Sub(lastCommit) >= time.Second {
+			lastCommit = now
+			h.commitOffsets(ctx, client, cfg, parts)
 		}
 	}
 }
 
-// follow applies partition p from the hub's offset until ctx ends.
-func (h *Hub) follow(ctx context.Context, cfg KafkaConfig, p int, gen *kafka.Generation) {
+// topicPartitions returns the topic's partition count.
+func topicPartitions(ctx context.Context, client *kafka.Client, topic string) (int, error) {
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, err
+	}
+	if len(meta.Topics) != 1 {
+		return 0, fmt.Errorf("stream: metadata for %d topics", len(meta.Topics))
+	}
+	if meta.Topics[0].Error != nil {
+		return 0, meta.Topics[0].Error
+	}
+	return len(meta.Topics[0].Partitions), nil
+}
+
+// commitOffsets records the node's position in its group, for lag
+// monitoring. The node is no member (generation -1), which Kafka accepts
+// for a group without members; failures only cost the lag metric.
+func (h *Hub) commitOffsets(ctx context.Context, client *kafka.Client, cfg KafkaConfig, parts int) {
+	commits := make([]kafka.OffsetCommit, 0, parts)
+	for p := range parts {
+		if off := h.Offset(p); off >= 0 {
+			commits = append(commits, kafka.OffsetCommit{Partition: p, Offset: off})
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	res, err := client.OffsetCommit(cctx, &kafka.OffsetCommitRequest{
+		GroupID: cfg.Group, GenerationID: -1, Topics: map[string][]kafka.OffsetCommit{cfg.Topic: commits},
+	})
+	if err == nil {
+		for _, pr := range res.Topics[cfg.Topic] {
+			if pr.Error != nil {
+				err = pr.Error
+				break
+			}
+		}
+	}
+	if err != nil {
+		cfg.Logger.Debug("stream: commit offsets for lag", "group", cfg.Group, "err", err)
+	}
+}
+
+// follow applies partition p from the hub's offset until ctx ends. The
+// reader retries what it can itself; an error it gives up on is logged
+// and the partition is read again from the hub's offset after a pause.
+func (h *Hub) follow(ctx context.Context, cfg KafkaConfig, p int) {
+	for {
+		err := h.followOnce(ctx, cfg, p)
+		if ctx.Err() != nil {
+			return
+		}
+		cfg.Logger.Warn("stream: reading partition again", "partition", p, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// followOnce applies partition p with one reader until an error or ctx ends.
+func (h *Hub) followOnce(ctx context.Context, cfg KafkaConfig, p int) error {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        cfg.Brokers,
 		Topic:          cfg.Topic,
@@ -153,8 +261,7 @@ func (h *Hub) follow(ctx context.Context, cfg KafkaConfig, p int, gen *kafka.Gen
 	defer r.Close()
 	if off := h.Offset(p); off >= 0 {
 		if err := r.SetOffset(off); err != nil {
-			cfg.Logger.Error("stream: seek", "partition", p, "err", err)
-			return
+			return fmt.Errorf("seek: %w", err)
 		}
 	}
 	// One goroutine reads; this one applies whatever has arrived in one
@@ -180,14 +287,13 @@ func (h *Hub) follow(ctx context.Context, cfg KafkaConfig, p int, gen *kafka.Gen
 			}
 		}
 	}()
-	lastCommit := time.Now()
 	batch := make([]Record, 0, maxApplyBatch)
 	for {
 		var f fetched
 		select {
 		case f = <-ch:
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		}
 		var err error
 		batch = batch[:0]
@@ -209,20 +315,10 @@ func (h *Hub) follow(ctx context.Context, cfg KafkaConfig, p int, gen *kafka.Gen
 		}
 		if len(batch) > 0 {
 			h.ApplyBatch(p, batch)
-			last := batch[len(batch)-1].Offset
 			clear(batch)
-			if now := time.Now(); now.Sub(lastCommit) >= time.Second {
-				lastCommit = now
-				if err := gen.CommitOffsets(map[string]map[int]int64{cfg.Topic: {p: last + 1}}); err != nil {
-					cfg.Logger.Debug("stream: commit", "partition", p, "err", err)
-				}
-			}
 		}
 		if err != nil {
-			if ctx.Err() == nil {
-				cfg.Logger.Warn("stream: read", "partition", p, "err", err)
-			}
-			return
+			return err
 		}
 	}
 }
@@ -240,11 +336,15 @@ func waitTopic(ctx context.Context, client *kafka.Client, topic string, log *slo
 		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) > 0 {
 			return len(meta.Topics[0].Partitions), meta.ClusterID, nil
 		}
-		if err == nil && len(meta.Topics) == 1 {
-			err = meta.Topics[0].Error
-		}
 		if attempt%10 == 0 {
-			log.Warn("stream: waiting for topic", "topic", topic, "err", err)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("stream: Kafka broker unreachable; retrying", "err", err)
+			case err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error != nil:
+				log.Warn("stream: waiting for the topic to be created (tape topics)", "topic", topic, "err", meta.Topics[0].Error)
+			case err == nil:
+				log.Warn("stream: waiting for the topic's partitions", "topic", topic)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -10,11 +10,11 @@ import (
 )
 
 // Subscriber is one open stream. The hub queues encoded events into it
-// without ever blocking; the connection's writer is told that events wait,
-// either by a function set with SetNotify (called once per transition from
-// drained to waiting, no goroutine needed) or on the Wake channel, and
-// calls WriteTo, which writes every waiting event in one go. Safe for
-// concurrent use by the hub and one writer.
+// without ever blocking; the connection's writer is told that events wait
+// by the function set with SetNotify (called once per transition from
+// drained to waiting, no goroutine needed) and calls WriteTo, which writes
+// every waiting event in one go. Safe for concurrent use by the hub and
+// one writer.
 type Subscriber struct {
 	hub     *Hub
 	symbols []tape.Symbol
@@ -26,16 +26,13 @@ type Subscriber struct {
 	// queue holds events in order, at most Config.SubscriberBuffer.
 	queue []*frame
 	spare []*frame
-	// pending holds the latest event per symbol once queue is full
+	// pending holds the latest event per key (symbol) once queue is full
 	// (conflation); it drains after queue, in event order.
-	pending   map[tape.Symbol]*frame
+	pending   map[string]*frame
 	lastDrain time.Time
 	err       error
 	onSlow    func()
-	// wake is made on the first call of Wake; a writer that uses
-	// SetNotify never needs it.
-	wake   chan struct{}
-	notify func()
+	notify    func()
 	// signalled is set when notify was called and WriteTo has not run
 	// since: the writer already knows, so pushes do not call it again.
 	signalled bool
@@ -72,48 +69,39 @@ func (s *Subscriber) OnSlow(fn func()) {
 func newSubscriber(h *Hub, symbols []tape.Symbol) *Subscriber {
 	return &Subscriber{
 		hub:       h,
-		symbols:   slices.Clone(symbols),
+		symbols:   symbols,
 		lastDrain: time.Now(),
 	}
 }
 
-// wants returns a membership test for the subscriber's symbols.
-func (s *Subscriber) wants() func(tape.Symbol) bool {
-	if len(s.symbols) <= 8 {
-		return func(sym tape.Symbol) bool { return slices.Contains(s.symbols, sym) }
-	}
-	set := make(map[tape.Symbol]struct{}, len(s.symbols))
-	for _, sym := range s.symbols {
-		set[sym] = struct{}{}
-	}
-	return func(sym tape.Symbol) bool { _, ok := set[sym]; return ok }
-}
+// What push did with an event.
+const (
+	pushQueued    = iota // queued in order, or dropped because the stream ended
+	pushPending          // the queue is full: kept as the latest of its key
+	pushConflated        // as pushPending, replacing an older event of its key
+)
 
-// push queues f and reports whether an older event was conflated away. A
-// subscriber that has not drained for StallTimeout while conflating is
-// failed with ErrSlow.
-func (s *Subscriber) push(f *frame, now time.Time, cfg Config) (conflated bool) {
+// push queues f and says how. Once the queue is full, events are
+// conflated: only the latest per key waits. Stalls are judged by the
+// hub's ticker (stalled), not here, so a quiet symbol cannot hide one.
+func (s *Subscriber) push(f *frame, now time.Time, cfg Config) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return false
+		return pushQueued
 	}
+	how := pushQueued
 	if len(s.queue) < cfg.SubscriberBuffer && len(s.pending) == 0 {
 		s.queue = append(s.queue, f)
 	} else {
-		if now.Sub(s.lastDrain) > cfg.StallTimeout {
-			s.failLocked(ErrSlow)
-			s.hub.stats.Slow.Add(1)
-			if s.onSlow != nil {
-				go s.onSlow()
-			}
-			return false
-		}
 		if s.pending == nil {
-			s.pending = make(map[tape.Symbol]*frame)
+			s.pending = make(map[string]*frame)
 		}
-		_, conflated = s.pending[f.symbol]
-		s.pending[f.symbol] = f
+		how = pushPending
+		if _, ok := s.pending[f.key]; ok {
+			how = pushConflated
+		}
+		s.pending[f.key] = f
 	}
 	// push runs with the hub's lock held: hub.deferring is safe to read.
 	if s.notify != nil && s.hub.deferring {
@@ -121,10 +109,41 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) (conflated bool) 
 			s.signalled = true
 			s.hub.deferred = append(s.hub.deferred, s)
 		}
-		return conflated
+		return how
 	}
 	s.signalLocked()
-	return conflated
+	return how
+}
+
+// Results of stalled.
+const (
+	stallNo      = iota // conflating, but within the timeout
+	stallDrained        // nothing conflated waits any more
+	stallYes            // conflated and not drained for the timeout
+)
+
+// stalled judges a conflating subscriber as of now.
+func (s *Subscriber) stalled(now time.Time, timeout time.Duration) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.err != nil || len(s.pending) == 0:
+		return stallDrained
+	case now.Sub(s.lastDrain) > timeout:
+		return stallYes
+	}
+	return stallNo
+}
+
+// failSlow ends the stream with ErrSlow and lets its writer know.
+func (s *Subscriber) failSlow() {
+	s.mu.Lock()
+	s.failLocked(ErrSlow)
+	fn := s.onSlow
+	s.mu.Unlock()
+	if fn != nil {
+		go fn()
+	}
 }
 
 // callNotify calls the notify function, for a notification the hub deferred.
@@ -139,33 +158,10 @@ func (s *Subscriber) callNotify() {
 
 // signalLocked tells the writer that events wait or the stream ended.
 func (s *Subscriber) signalLocked() {
-	if s.notify != nil {
-		if !s.signalled {
-			s.signalled = true
-			s.notify()
-		}
-		return
+	if s.notify != nil && !s.signalled {
+		s.signalled = true
+		s.notify()
 	}
-	if s.wake == nil {
-		s.wake = make(chan struct{}, 1)
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Wake is signalled when events are waiting or the stream has ended.
-func (s *Subscriber) Wake() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.wake == nil {
-		s.wake = make(chan struct{}, 1)
-		if len(s.queue) > 0 || len(s.pending) > 0 || s.err != nil {
-			s.wake <- struct{}{}
-		}
-	}
-	return s.wake
 }
 
 // Symbols returns the symbols of the stream.

@@ -1,11 +1,15 @@
 package ui
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"tape"
 )
@@ -41,6 +45,18 @@ func errorf(status int, code, format string, args ...any) *httpError {
 
 // errorHandler writes every error as JSON: {"error":{"code","message"}}.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	he := s.asHTTPError(c.Path(), err)
+	if he.RetryAfter > 0 {
+		c.Set("Retry-After", strconv.Itoa(he.RetryAfter))
+	}
+	c.Status(he.Status)
+	c.Set("Content-Type", "application/json")
+	return c.Send(errorBody(he))
+}
+
+// asHTTPError turns any handler error into what the client may see, and
+// counts it; details of unexpected errors go only to the log.
+func (s *Server) asHTTPError(path string, err error) *httpError {
 	var he *httpError
 	var fe *fiber.Error
 	switch {
@@ -48,7 +64,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.As(err, &fe):
 		he = &httpError{Status: fe.Code, Code: "http_" + strconv.Itoa(fe.Code), Message: fe.Message}
 	default:
-		s.cfg.Logger.Error("ui: handler error", "path", c.Path(), "err", err)
+		s.cfg.Logger.Error("ui: handler error", "path", path, "err", err)
 		he = errorf(fiber.StatusInternalServerError, "internal", "internal error")
 	}
 	if he.Status >= 500 {
@@ -56,9 +72,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	} else {
 		s.errors4.Add(1)
 	}
-	if he.RetryAfter > 0 {
-		c.Set("Retry-After", strconv.Itoa(he.RetryAfter))
-	}
+	return he
+}
+
+// errorBody is the JSON body of an error response.
+func errorBody(he *httpError) []byte {
 	body := struct {
 		Error struct {
 			Code    string   `json:"code"`
@@ -73,6 +91,27 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		}
 		body.Error.Symbols = append(body.Error.Symbols, sym)
 	}
-	c.Status(he.Status)
-	return c.JSON(body)
+	b, _ := json.Marshal(body)
+	return b
+}
+
+// writeRawError answers on a taken-over connection, which no longer has
+// Fiber's response, and closes it: for a stream that could not start
+// after its request was accepted (its client reached a limit, the node
+// filled up in between).
+func (s *Server) writeRawError(conn net.Conn, err error) {
+	he := s.asHTTPError("/events", err)
+	body := errorBody(he)
+	b := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n",
+		he.Status, utils.StatusMessage(he.Status), len(body))
+	if he.RetryAfter > 0 {
+		b = fmt.Appendf(b, "Retry-After: %d\r\n", he.RetryAfter)
+	}
+	if s.cfg.NodeID != "" {
+		b = fmt.Appendf(b, "X-Tape-Node: %s\r\n", s.cfg.NodeID)
+	}
+	b = append(append(b, "\r\n"...), body...)
+	conn.SetWriteDeadline(time.Now().Add(time.Second))
+	conn.Write(b)
+	conn.Close()
 }

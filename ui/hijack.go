@@ -1,29 +1,33 @@
 package ui
 
 import (
+	"bytes"
 	"net"
 
 	"github.com/gofiber/fiber/v2"
 )
 
-// flushWriter is what a stream loop writes to: Fiber's stream writer
-// (HEAD requests, see serveStream).
-type flushWriter interface {
-	Write(p []byte) (int, error)
-	Flush() error
-}
-
-// takeOver answers a GET with a chunked event stream written straight to
-// the connection by the writer pool (see pool.go): Fiber's stream writer
+// takeOver answers a GET with an event stream written straight to the
+// connection by the writer pool (see pool.go): Fiber's stream writer
 // would add a goroutine, a pipe and two buffers per connection, and a copy
-// and a write system call per chunk. fn gets the connection and the
-// response headers set on c so far, which the stream's first write sends;
-// it runs after the handler returns and must not touch c.
-func takeOver(c *fiber.Ctx, fn func(conn net.Conn, head []byte)) {
+// and a write system call per chunk. The body is chunked for HTTP/1.1;
+// an HTTP/1.0 client, which knows no chunks, gets a body that ends when
+// the connection closes. fn gets the connection and the response headers
+// set on c so far, which the stream's first write sends; it runs after
+// the handler returns and must not touch c.
+func takeOver(c *fiber.Ctx, chunked bool, fn func(conn net.Conn, head []byte)) {
 	h := &c.Response().Header
-	h.SetContentLength(-1) // Transfer-Encoding: chunked
 	h.SetConnectionClose() // the stream ends with the connection
-	head := append([]byte(nil), h.Header()...)
+	var head []byte
+	if chunked {
+		h.SetContentLength(-1) // Transfer-Encoding: chunked
+		head = append([]byte(nil), h.Header()...)
+	} else {
+		// -2 is fasthttp's "until close", which it writes as an obsolete
+		// Transfer-Encoding: identity that HTTP/1.0 does not know.
+		h.SetContentLength(-2)
+		head = bytes.Replace(h.Header(), []byte("Transfer-Encoding: identity\r\n"), nil, 1)
+	}
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(conn net.Conn) {
 		// The server sets KeepHijackedConns: the connection stays open when

@@ -60,11 +60,7 @@ func TestStreamOnTakenOverConnection(t *testing.T) {
 	readUntil("event: snapshot\n")
 
 	// Events queued while the writer sleeps arrive together, in order.
-	s := f.streams[0]
-	s.mu.Lock()
-	s.queue = append(s.queue, "event: quote\ndata: 1\n\nevent: quote\ndata: 2\n\n"...)
-	s.mu.Unlock()
-	s.wake <- struct{}{}
+	f.streams[0].send([]byte("event: quote\ndata: 1\n\nevent: quote\ndata: 2\n\n"))
 	if got := readUntil("data: 2\n"); !strings.Contains(got, "data: 1\n\nevent: quote\ndata: 2\n") {
 		t.Fatalf("events out of order: %q", got)
 	}
@@ -78,10 +74,7 @@ func TestStreamOnTakenOverConnection(t *testing.T) {
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("connection still open after the stream ended: %v", err)
 	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if !closed {
+	if !f.streams[0].isClosed() {
 		t.Fatal("stream not released")
 	}
 }

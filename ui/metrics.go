@@ -20,8 +20,11 @@ func (s *Server) metrics(c *fiber.Ctx) error {
 	counter("tape_http_client_errors_total", "Requests answered with a 4xx status.", s.errors4.Load())
 	counter("tape_http_server_errors_total", "Requests answered with a 5xx status.", s.errors5.Load())
 	gauge("tape_sse_streams", "SSE streams open on this node.", s.open.Load())
+	counter("tape_http_panics_total", "Handlers and stream writers that panicked (recovered).", s.panics.Load())
+	counter("tape_sse_stalled_disconnects_total", "Streams closed because the client read nothing for the stall timeout.", s.stalled.Load())
+	counter("tape_sse_rate_limited_total", "Stream openings refused by the per-client rate.", s.rateLimit.Load())
 	ready := int64(0)
-	if s.quotes.Ready() && !s.draining.Load() {
+	if _, stale := s.quotes.FeedStale(); s.quotes.Ready() && !s.draining.Load() && !stale {
 		ready = 1
 	}
 	gauge("tape_ready", "1 when this node accepts streams.", ready)

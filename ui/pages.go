@@ -2,7 +2,6 @@ package ui
 
 import (
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,9 +21,12 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	if len(syms) == 0 {
 		syms = s.cfg.DefaultSymbols
 	}
-	quotes := s.quotes.Quotes(syms)
-	if len(syms) == 0 {
-		for _, q := range quotes[:min(len(quotes), s.cfg.MaxSymbols)] {
+	var quotes []tape.Quote
+	if len(syms) > 0 {
+		quotes = s.quotes.Quotes(syms)
+	} else {
+		quotes, _ = s.quotes.Page("", s.cfg.MaxSymbols)
+		for _, q := range quotes {
 			syms = append(syms, q.Symbol)
 		}
 	}
@@ -117,19 +119,13 @@ func volume(v tape.Size) string {
 	return b.String()
 }
 
-// change is last minus open, with its percentage.
+// change is last minus open, with its percentage (tape.PriceChange).
 func change(q tape.Quote) string {
-	if q.Last == 0 || q.Open == 0 {
+	diff, pct, ok := tape.PriceChange(q.Last, q.Open)
+	if !ok {
 		return "—"
 	}
-	d := q.Last - q.Open
-	sign := "+"
-	if d < 0 {
-		sign = ""
-	}
-	bp := int64(d) * 10000 / int64(q.Open) // basis points, exact integer maths
-	pct := strconv.FormatFloat(float64(bp)/100, 'f', 2, 64)
-	return sign + d.String() + " (" + sign + pct + "%)"
+	return diff + " (" + pct + "%)"
 }
 
 func clock(q tape.Quote) string {

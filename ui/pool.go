@@ -2,9 +2,11 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
-	"runtime"
+	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,32 +30,32 @@ import (
 // meanwhile (then it queues the stream again). connDead ends counting.
 const connDead = 1 << 30
 
-// writerPool is the ready queue and its workers.
+// writerPool is the ready queue and its workers. A Server owns one.
 type writerPool struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the fields below
 	cond    sync.Cond
 	queue   []*sseConn
-	waiting int // workers parked on cond
+	waiting int  // workers parked on cond
+	stopped bool // workers exit once the queue is empty
 }
 
-var (
-	poolOnce   sync.Once
-	sharedPool *writerPool
-)
+// newWriterPool starts n workers; at least two, so that one slow gather
+// cannot hold up every stream.
+func newWriterPool(n int) *writerPool {
+	p := &writerPool{}
+	p.cond.L = &p.mu
+	for range max(n, 2) {
+		go p.work()
+	}
+	return p
+}
 
-// thePool returns the process's writer pool, starting its workers: one per
-// processor the runtime may use (at least two, so that one slow gather
-// cannot hold up every stream).
-func thePool() *writerPool {
-	poolOnce.Do(func() {
-		p := &writerPool{}
-		p.cond.L = &p.mu
-		for range max(runtime.GOMAXPROCS(0), 2) {
-			go p.work()
-		}
-		sharedPool = p
-	})
-	return sharedPool
+// stop ends the workers once they have written what is queued.
+func (p *writerPool) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
 }
 
 // push queues c; the caller owns c's turn (see sseConn.sched).
@@ -76,6 +78,10 @@ func (p *writerPool) work() {
 	for {
 		p.mu.Lock()
 		for len(p.queue) == 0 {
+			if p.stopped {
+				p.mu.Unlock()
+				return
+			}
 			p.waiting++
 			p.cond.Wait()
 			p.waiting--
@@ -90,7 +96,7 @@ func (p *writerPool) work() {
 		}
 		p.mu.Unlock()
 		for i, c := range batch {
-			w.serve(c)
+			w.serveSafely(c)
 			batch[i] = nil
 		}
 	}
@@ -113,8 +119,25 @@ func (w appendWriter) Write(p []byte) (int, error) {
 
 var lastChunk = []byte("0\r\n\r\n")
 
+// heartbeatLine is an SSE comment: it keeps proxies from closing an idle
+// stream, and a write to a dead client fails, which is how it is noticed.
+var heartbeatLine = []byte(": \n\n")
+
 // maxKeptBuffer bounds a worker's buffer between streams.
 const maxKeptBuffer = 64 << 10
+
+// serveSafely serves c; a panic ends that stream only, never the node.
+func (w *poolWorker) serveSafely(c *sseConn) {
+	defer func() {
+		if e := recover(); e != nil {
+			c.srv.panics.Add(1)
+			c.srv.cfg.Logger.Error("ui: stream writer panicked; the stream is closed", "panic", fmt.Sprint(e))
+			w.buf = nil
+			c.finish()
+		}
+	}()
+	w.serve(c)
+}
 
 // serve gathers and sends everything c has waiting; the caller owns c's turn.
 func (w *poolWorker) serve(c *sseConn) {
@@ -141,7 +164,13 @@ func (w *poolWorker) serve(c *sseConn) {
 		b = append(b, heartbeatLine...)
 	}
 	start := room
-	if len(b) > room { // frame the chunk
+	if len(b) > room && !c.chunked { // an HTTP/1.0 body: the bytes as they are
+		if c.head != nil {
+			start -= len(c.head)
+			copy(b[start:], c.head)
+			c.head = nil
+		}
+	} else if len(b) > room { // frame the chunk
 		size := len(b) - room
 		var line [chunkRoom]byte
 		n := len(line) - 2
@@ -162,7 +191,7 @@ func (w *poolWorker) serve(c *sseConn) {
 			c.head = nil
 		}
 	}
-	if ending && c.head == nil {
+	if ending && c.head == nil && c.chunked {
 		b = append(b, lastChunk...)
 	}
 	out := b[start:]
@@ -195,22 +224,23 @@ func (w *poolWorker) serve(c *sseConn) {
 
 // sseConn is one stream on a taken-over connection.
 type sseConn struct {
-	srv   *Server
-	pool  *writerPool
-	conn  net.Conn
-	raw   syscall.RawConn
-	sub   Stream
-	ip    string
-	retry time.Duration
-	head  []byte // response headers, until the first write
-	index int    // in srv.conns; guarded by srv.connMu
+	srv     *Server
+	pool    *writerPool
+	conn    net.Conn
+	raw     syscall.RawConn
+	sub     Stream
+	client  netip.Addr
+	chunked bool // HTTP/1.1: chunked body; HTTP/1.0: the body ends at close
+	retry   time.Duration
+	stall   time.Duration
+	head    []byte // response headers, until the first write
+	index   int    // in srv.conns; guarded by srv.connMu
 
 	sched   atomic.Int32
 	wrote   atomic.Bool // written since the last heartbeat check
 	beat    atomic.Bool // a heartbeat is due
 	closing atomic.Bool // its moment in the drain window has come
 	slow    atomic.Bool // a goroutine of its own is writing
-	done    chan struct{}
 }
 
 // notify queues c to be served, unless it is already queued or being served.
@@ -260,17 +290,25 @@ func (c *sseConn) writeNow(p []byte) (int, error) {
 	return n, werr
 }
 
-// writeSlow sends p, waiting for the socket as long as it takes (a stalled
-// client is disconnected by the hub, which closes the connection), then
-// gives c back to the pool.
+// writeSlow sends p, waiting for the socket at most the stall timeout (a
+// client that reads nothing for that long is disconnected, whether or not
+// anything new is sent to it), then gives c back to the pool.
 func (c *sseConn) writeSlow(p []byte, ending bool) {
 	c.slow.Store(true)
+	grace := c.stall
 	if c.closing.Load() {
-		c.conn.SetWriteDeadline(time.Now().Add(drainWriteGrace))
+		grace = drainWriteGrace
 	}
+	c.conn.SetWriteDeadline(time.Now().Add(grace))
 	_, err := c.conn.Write(p)
+	c.conn.SetWriteDeadline(time.Time{})
 	c.slow.Store(false)
 	if err != nil || ending {
+		if errors.Is(err, os.ErrDeadlineExceeded) && !c.closing.Load() {
+			c.srv.stalled.Add(1)
+			c.srv.cfg.Logger.Warn("ui: disconnected a stream whose client read nothing; it resumes from its last id when it returns",
+				"client", c.conn.RemoteAddr().String(), "for", grace)
+		}
 		c.finish()
 		return
 	}
@@ -288,12 +326,9 @@ func (c *sseConn) finish() {
 	c.sched.Store(connDead)
 	c.sub.Close() // before the client sees the connection close
 	c.conn.Close()
-	if c.done != nil {
-		close(c.done)
-	}
 	s := c.srv
 	s.unregister(c)
-	s.releaseIP(c.ip)
+	s.clients.release(c.client)
 	s.open.Add(-1)
 	s.streams.Done()
 }
@@ -313,7 +348,7 @@ func (c *sseConn) startDrain() {
 var errNotTCP = errors.New("ui: stream connection has no file descriptor")
 
 // startStream registers a stream on a taken-over connection with the pool.
-func (s *Server) startStream(conn net.Conn, head []byte, sub Stream, ip string) error {
+func (s *Server) startStream(conn net.Conn, head []byte, sub Stream, client netip.Addr, chunked bool) error {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return errNotTCP
@@ -322,26 +357,20 @@ func (s *Server) startStream(conn net.Conn, head []byte, sub Stream, ip string) 
 	if err != nil {
 		return err
 	}
-	c := &sseConn{srv: s, pool: thePool(), conn: conn, raw: raw, sub: sub, ip: ip, retry: s.cfg.Retry, head: head}
+	c := &sseConn{srv: s, pool: s.pool, conn: conn, raw: raw, sub: sub, client: client, chunked: chunked,
+		retry: s.cfg.Retry, stall: s.cfg.StallTimeout, head: head}
+	s.streams.Add(1)
+	s.open.Add(1)
 	c.sched.Store(1) // this goroutine's turn, until the first push below
 	s.register(c)
-	if n, ok := sub.(interface{ SetNotify(func()) }); ok {
-		n.SetNotify(c.notify)
-	} else {
-		// A Stream that only has Wake: one goroutine forwards it.
-		c.done = make(chan struct{})
-		wake := sub.Wake()
-		go func() {
-			for {
-				select {
-				case <-wake:
-					c.notify()
-				case <-c.done:
-					return
-				}
-			}
-		}()
-	}
+	// The hub ends a stream it has conflated for too long; its writer may
+	// be blocked in a write that only closing the connection ends.
+	remote, log := conn.RemoteAddr().String(), s.cfg.Logger
+	sub.OnSlow(func() {
+		log.Warn("ui: disconnected a stalled stream; it resumes from its last id when it returns", "client", remote)
+		conn.Close()
+	})
+	sub.SetNotify(c.notify)
 	// The first write sends the headers and the retry hint even when no
 	// event waits yet; notifications until then only counted.
 	c.pool.push(c)

@@ -14,57 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"tape"
 	"tape/ui"
 )
 
-// notifyQuotes hands out streams that tell the writer pool directly when
-// they have something (SetNotify), as stream.Subscriber does.
-type notifyQuotes struct {
-	*fakeQuotes
-	mu      sync.Mutex
-	streams []*notifyStream
-}
-
-func (q *notifyQuotes) Subscribe(syms []tape.Symbol, lastID string) (ui.Stream, error) {
-	s := &notifyStream{}
-	s.queue = []byte("event: snapshot\ndata: {}\n\n")
-	q.mu.Lock()
-	q.streams = append(q.streams, s)
-	q.mu.Unlock()
-	return s, nil
-}
-
-func (q *notifyQuotes) stream(i int) *notifyStream {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.streams[i]
-}
-
-type notifyStream struct {
-	fakeStream
-	notify func()
-}
-
-func (s *notifyStream) SetNotify(fn func()) {
-	s.mu.Lock()
-	s.notify = fn
-	s.mu.Unlock()
-	fn()
-}
-
-func (s *notifyStream) send(b []byte) {
-	s.mu.Lock()
-	s.queue = append(s.queue, b...)
-	fn := s.notify
-	s.mu.Unlock()
-	fn()
-}
-
-func (s *notifyStream) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+// stream returns the i-th stream opened.
+func (f *fakeQuotes) stream(i int) *fakeStream {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.streams[i]
 }
 
 // rawStream opens /events on its own connection, with a receive buffer of
@@ -113,7 +70,7 @@ func readUntil(t *testing.T, conn net.Conn, r *bufio.Reader, want string, within
 // client's events would wait. They must arrive at once, and the stalled
 // clients must get all their data, in order, once they read again.
 func TestStalledClientsNeverDelayAFastOne(t *testing.T) {
-	q := &notifyQuotes{fakeQuotes: newFake()}
+	q := newFake()
 	base, _ := serve(t, ui.Config{}, q)
 	nslow := runtime.GOMAXPROCS(0) + 3
 	type slowClient struct {
@@ -188,7 +145,7 @@ func TestStalledClientsNeverDelayAFastOne(t *testing.T) {
 // TestHeartbeatsReachIdleStreamsOnly: with the writer pool, an idle stream
 // gets heartbeat comments; a stream written to within the interval needs none.
 func TestHeartbeatsReachIdleStreamsOnly(t *testing.T) {
-	q := &notifyQuotes{fakeQuotes: newFake()}
+	q := newFake()
 	base, _ := serve(t, ui.Config{Heartbeat: 100 * time.Millisecond}, q)
 	idleConn, idle := rawStream(t, base, 0)
 	busyConn, busy := rawStream(t, base, 0)
@@ -249,7 +206,7 @@ func TestHeartbeatsReachIdleStreamsOnly(t *testing.T) {
 // last chunk, its connection closes and it is released, including a
 // stream whose client stopped reading with data still waiting.
 func TestDrainEndsPoolStreams(t *testing.T) {
-	q := &notifyQuotes{fakeQuotes: newFake()}
+	q := newFake()
 	base, srv := serve(t, ui.Config{Drain: 300 * time.Millisecond, Retry: time.Second}, q)
 	const n = 10
 	type client struct {

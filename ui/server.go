@@ -1,20 +1,22 @@
 package ui
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
+	"net/netip"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	fiberrecover "github.com/gofiber/fiber/v2/middleware/recover"
 
 	"tape"
 )
@@ -27,32 +29,54 @@ const (
 	// DefaultMaxStreamsPerIP allows a trading floor behind one NAT address
 	// plenty of pages while stopping one client from taking a node.
 	DefaultMaxStreamsPerIP = 200
+	// DefaultStreamOpensPerSecond is how fast one client may open streams
+	// once its burst (MaxStreamsPerIP) is spent: a page reconnecting after
+	// a failure opens one; a loop opens thousands.
+	DefaultStreamOpensPerSecond = 5
 	// DefaultDrain spreads stream closes at shutdown over this window.
 	DefaultDrain = 30 * time.Second
-	// MaxQueryBytes bounds the query string of any request.
-	MaxQueryBytes = 2048
-	// maxLastEventID bounds the Last-Event-ID header; longer ones are
-	// treated as unknown (the client gets a snapshot).
-	maxLastEventID = 1024
+	// DefaultStallTimeout is how long a stream's socket may refuse what
+	// is written to it before the client is disconnected.
+	DefaultStallTimeout = 30 * time.Second
+	// MaxLastEventID bounds the Last-Event-ID header (and the lastEventId
+	// parameter); longer ones are treated as unknown (the client gets a
+	// snapshot).
+	MaxLastEventID = 1024
+	// DefaultPageSize and MaxPageSize bound a listing of every symbol
+	// (/api/quotes without symbols).
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
 )
 
 // Quotes is what the handlers need from a node's quote state; stream.Hub
 // provides it through a small adapter in cmd/tape.
 type Quotes interface {
-	// Quotes returns the current quotes of symbols (all when empty).
+	// Quotes returns the current quotes of symbols, in order; symbols
+	// without a quote are left out.
 	Quotes(symbols []tape.Symbol) []tape.Quote
+	// Page returns up to limit quotes of the symbols after the symbol
+	// after ("" for the first page), in symbol order, and whether more
+	// follow.
+	Page(after tape.Symbol, limit int) ([]tape.Quote, bool)
 	// Recent returns the last quotes of one symbol, oldest first.
 	Recent(symbol tape.Symbol) []tape.Quote
 	// Subscribe opens a stream, resuming from lastEventID when it can.
 	Subscribe(symbols []tape.Symbol, lastEventID string) (Stream, error)
 	// Ready reports whether the node has caught up.
 	Ready() bool
+	// FeedStale reports whether the node cannot read its quotes (the
+	// broker is unreachable), and since when.
+	FeedStale() (since time.Time, stale bool)
 }
 
-// Stream is one open event stream.
+// Stream is one open event stream, written by the server's writer pool.
 type Stream interface {
-	// Wake is signalled when events are waiting or the stream has ended.
-	Wake() <-chan struct{}
+	// SetNotify sets a function called, without blocking, when events
+	// start waiting or the stream ends; once per transition.
+	SetNotify(fn func())
+	// OnSlow sets a function called when the stream is ended because the
+	// client does not read: it closes the connection.
+	OnSlow(fn func())
 	// WriteTo writes the waiting events; an error ends the stream.
 	WriteTo(w io.Writer) (int64, error)
 	// Close releases the stream.
@@ -64,13 +88,19 @@ type Config struct {
 	// NodeID names this node in pages and headers.
 	NodeID string
 	// DefaultSymbols is the dashboard's watchlist without ?symbols=; when
-	// empty the dashboard shows every known symbol, up to MaxSymbols.
+	// empty the dashboard shows the first MaxSymbols known symbols.
 	DefaultSymbols []tape.Symbol
 	Heartbeat      time.Duration
 	Retry          time.Duration
 	MaxSymbols     int
 	// MaxStreamsPerIP bounds the streams of one client address (then 429).
 	MaxStreamsPerIP int
+	// StreamOpensPerSecond is how fast one client may open streams after
+	// a burst of MaxStreamsPerIP (then 429 with Retry-After).
+	StreamOpensPerSecond float64
+	// StallTimeout disconnects a client whose socket takes nothing for
+	// this long.
+	StallTimeout time.Duration
 	// RejectUnknown answers 400 for symbols the node has never seen.
 	RejectUnknown bool
 	// CORSOrigins lists origins allowed to read /events and /api/quotes
@@ -83,6 +113,9 @@ type Config struct {
 	// clients do not reconnect to the other nodes all at once; zero closes
 	// them at once (a lone node, tests).
 	Drain time.Duration
+	// Writers is the number of writer goroutines that write every stream
+	// (default GOMAXPROCS, at least 2).
+	Writers int
 	// Metrics, if set, writes more Prometheus metrics after the server's own.
 	Metrics func(w io.Writer)
 	Logger  *slog.Logger
@@ -101,22 +134,92 @@ func (c Config) withDefaults() Config {
 	if c.MaxStreamsPerIP == 0 {
 		c.MaxStreamsPerIP = DefaultMaxStreamsPerIP
 	}
+	if c.StreamOpensPerSecond == 0 {
+		c.StreamOpensPerSecond = DefaultStreamOpensPerSecond
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.Writers == 0 {
+		c.Writers = max(runtime.GOMAXPROCS(0), 2)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }
 
+// Validate reports every field outside its range, naming it.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	durIn := func(name string, v, lo, hi time.Duration) {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("%s is %s, want %s to %s", name, v, lo, hi))
+		}
+	}
+	intIn := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("%s is %d, want %d to %d", name, v, lo, hi))
+		}
+	}
+	durIn("Heartbeat", c.Heartbeat, 100*time.Millisecond, 10*time.Minute)
+	durIn("Retry", c.Retry, 100*time.Millisecond, 5*time.Minute)
+	durIn("Drain", c.Drain, 0, 10*time.Minute)
+	durIn("StallTimeout", c.StallTimeout, time.Second, time.Hour)
+	intIn("MaxSymbols", c.MaxSymbols, 1, 10_000)
+	intIn("MaxStreamsPerIP", c.MaxStreamsPerIP, 1, 1_000_000)
+	intIn("Writers", c.Writers, 1, 1024)
+	if c.StreamOpensPerSecond < 0.01 || c.StreamOpensPerSecond > 1e6 {
+		errs = append(errs, fmt.Errorf("StreamOpensPerSecond is %g, want 0.01 to 1000000", c.StreamOpensPerSecond))
+	}
+	if !validNodeID(c.NodeID) {
+		errs = append(errs, fmt.Errorf("NodeID %q: want up to 64 of A-Z a-z 0-9 . _ : -", c.NodeID))
+	}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("TrustedProxies: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ui: %w", err)
+	}
+	return nil
+}
+
+// validNodeID reports whether id can go into a header and a group name
+// as it is.
+func validNodeID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxQueryBytes is the longest query string the server accepts: enough
+// for the largest watchlist it accepts (MaxSymbols symbols of
+// tape.MaxSymbolLen characters, each percent-encoded, comma-separated), a
+// lastEventId and other parameters. The page's own stream URL always fits.
+func (c Config) maxQueryBytes() int {
+	return len("symbols=") + c.MaxSymbols*(3*tape.MaxSymbolLen+3) +
+		len("&lastEventId=") + 3*MaxLastEventID + 512
+}
+
 // Server is a web node's HTTP side: pages, the SSE stream, the JSON API,
 // health and metrics. Its methods are safe for concurrent use.
 type Server struct {
-	cfg    Config
-	quotes Quotes
-	app    *fiber.App
+	cfg      Config
+	quotes   Quotes
+	app      *fiber.App
+	pool     *writerPool
+	trusted  trustedProxies
+	clients  *clientLimits
+	maxQuery int
 
 	draining atomic.Bool
-	stop     chan struct{} // closed when streams must end
-	stopOnce sync.Once
 	streams  sync.WaitGroup
 
 	connMu       sync.Mutex // guards the fields below
@@ -124,51 +227,70 @@ type Server struct {
 	drainStarted bool
 	beating      bool // the heartbeat goroutine runs
 
-	ipMu    sync.Mutex // guards perIP
-	perIP   map[string]int
 	allowed map[string]bool // CORS origins
 
-	requests atomic.Int64
-	errors4  atomic.Int64
-	errors5  atomic.Int64
-	open     atomic.Int64
+	requests  atomic.Int64
+	errors4   atomic.Int64
+	errors5   atomic.Int64
+	open      atomic.Int64
+	panics    atomic.Int64
+	stalled   atomic.Int64 // streams disconnected because the socket took nothing
+	rateLimit atomic.Int64 // stream openings refused by the per-client rate
 }
 
-// New returns a server over quotes.
-func New(cfg Config, quotes Quotes) *Server {
+// New returns a server over quotes. It fails when cfg is out of range.
+func New(cfg Config, quotes Quotes) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, quotes: quotes, stop: make(chan struct{}), perIP: map[string]int{}, allowed: map[string]bool{}}
+	trusted, _ := parseTrustedProxies(cfg.TrustedProxies)
+	s := &Server{
+		cfg: cfg, quotes: quotes, trusted: trusted, allowed: map[string]bool{},
+		clients:  newClientLimits(cfg.MaxStreamsPerIP, cfg.StreamOpensPerSecond, cfg.MaxStreamsPerIP),
+		maxQuery: cfg.maxQueryBytes(),
+		pool:     newWriterPool(cfg.Writers),
+	}
 	for _, o := range cfg.CORSOrigins {
 		s.allowed[o] = true
 	}
 	s.app = fiber.New(fiber.Config{
-		AppName:                 "tape",
-		DisableStartupMessage:   true,
-		EnableTrustedProxyCheck: true,
-		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             fiber.HeaderXForwardedFor,
+		AppName:               "tape",
+		DisableStartupMessage: true,
+		// Fiber hands out strings that point into fasthttp's request
+		// buffers, which later requests reuse. Immutable copies them, so
+		// nothing a handler keeps (a stream's symbols, its resume token,
+		// a client's key) can change under it.
+		Immutable: true,
 		// No WriteTimeout: it would cut every SSE stream.
 		ReadTimeout:    10 * time.Second,
 		IdleTimeout:    120 * time.Second,
-		ReadBufferSize: 8192,
+		ReadBufferSize: s.maxQuery + 8192,
 		BodyLimit:      64 << 10,
 		ErrorHandler:   s.errorHandler,
 	})
-	// Streams take their connections over (hijackStream); fasthttp must
+	// Streams take their connections over (takeOver); fasthttp must
 	// leave them open when its hijack handler returns.
 	s.app.Server().KeepHijackedConns = true
+	s.app.Use(fiberrecover.New(fiberrecover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, e any) {
+			s.panics.Add(1)
+			s.cfg.Logger.Error("ui: handler panicked", "path", c.Path(), "panic", fmt.Sprint(e))
+		},
+	}))
 	s.app.Use(s.guard)
-	s.app.Get("/", s.dashboard)
-	s.app.Get("/s/+", s.symbolPage)
+	s.app.Get("/", s.whenReady, s.dashboard)
+	s.app.Get("/s/+", s.whenReady, s.symbolPage)
 	s.app.Get("/events", s.cors, s.events)
-	s.app.Get("/api/quotes", s.cors, s.apiQuotes)
+	s.app.Get("/api/quotes", s.cors, s.whenReady, s.apiQuotes)
 	s.app.Options("/events", s.cors)
 	s.app.Options("/api/quotes", s.cors)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/metrics", s.metrics)
 	s.app.Get("/static/:name", s.static)
-	return s
+	return s, nil
 }
 
 // Serve serves HTTP on ln until Shutdown.
@@ -180,7 +302,6 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 // than in one stampede. It returns when every stream has ended or ctx ends.
 func (s *Server) Drain(ctx context.Context) {
 	s.draining.Store(true)
-	s.stopOnce.Do(func() { close(s.stop) })
 	s.drainStreams()
 	done := make(chan struct{})
 	go func() { s.streams.Wait(); close(done) }()
@@ -190,22 +311,24 @@ func (s *Server) Drain(ctx context.Context) {
 	}
 }
 
-// Shutdown drains (see Drain) and stops the server, waiting at most until
-// ctx ends.
+// Shutdown drains (see Drain), stops the server and its writers, waiting
+// at most until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.Drain(ctx)
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(5 * time.Second)
 	}
-	return s.app.ShutdownWithTimeout(max(time.Until(deadline), 100*time.Millisecond))
+	err := s.app.ShutdownWithTimeout(max(time.Until(deadline), 100*time.Millisecond))
+	s.pool.stop()
+	return err
 }
 
 // guard applies limits common to every request.
 func (s *Server) guard(c *fiber.Ctx) error {
 	s.requests.Add(1)
-	if len(c.Request().URI().QueryString()) > MaxQueryBytes {
-		return errorf(fiber.StatusRequestURITooLong, "too_long", "query string longer than %d bytes", MaxQueryBytes)
+	if len(c.Request().URI().QueryString()) > s.maxQuery {
+		return errorf(fiber.StatusRequestURITooLong, "too_long", "query string longer than %d bytes", s.maxQuery)
 	}
 	c.Set("X-Content-Type-Options", "nosniff")
 	if s.cfg.NodeID != "" {
@@ -214,134 +337,98 @@ func (s *Server) guard(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// events serves GET /events?symbols=A,B: the SSE stream.
+// whenReady answers 503 with Retry-After while the node catches up or
+// drains: what it holds may be older than what it has yet to read.
+func (s *Server) whenReady(c *fiber.Ctx) error {
+	if !s.quotes.Ready() {
+		return s.fail(tape.ErrUnavailable)
+	}
+	return c.Next()
+}
+
+// events serves GET and HEAD /events?symbols=A,B: the SSE stream. A HEAD
+// gets the stream's headers and no body, and opens nothing.
 func (s *Server) events(c *fiber.Ctx) error {
+	if s.draining.Load() || !s.quotes.Ready() {
+		return s.fail(tape.ErrUnavailable)
+	}
 	syms, err := s.symbols(c.Query("symbols"), true)
 	if err != nil {
 		return err
 	}
-	if s.draining.Load() {
-		return s.fail(tape.ErrUnavailable)
-	}
 	if err := s.known(syms); err != nil {
 		return err
 	}
-	ip := c.IP()
-	if !s.acquireIP(ip) {
-		return &httpError{Status: fiber.StatusTooManyRequests, Code: "too_many_streams", RetryAfter: 10,
-			Message: fmt.Sprintf("this client already has %d streams open on this node", s.cfg.MaxStreamsPerIP)}
+	c.Set("Content-Type", "text/event-stream")
+	c.Set("Cache-Control", "no-cache")
+	c.Set("X-Accel-Buffering", "no")
+	if c.Method() == fiber.MethodHead {
+		return nil
+	}
+	client := s.requestClient(c)
+	if s.clients.full(client) {
+		return s.tooManyStreams()
+	}
+	if ok, wait := s.clients.allowOpen(client, time.Now()); !ok {
+		s.rateLimit.Add(1)
+		return &httpError{Status: fiber.StatusTooManyRequests, Code: "too_many_opens",
+			RetryAfter: int(max(wait.Seconds()+0.999, 1)),
+			Message:    "this client is opening streams faster than this node allows; retry later"}
 	}
 	lastID := c.Get("Last-Event-ID")
 	if lastID == "" {
 		lastID = c.Query("lastEventId") // for clients that cannot set headers
 	}
-	if len(lastID) > maxLastEventID {
+	if len(lastID) > MaxLastEventID {
 		lastID = "-" // unknown token: the client gets a snapshot
 	}
-	sub, err := s.quotes.Subscribe(syms, strings.Clone(lastID))
-	if err != nil {
-		s.releaseIP(ip)
-		return s.fail(err)
-	}
-	if k, ok := sub.(interface{ OnSlow(func()) }); ok {
-		// A stalled client may block its writer in a write; closing the
-		// connection is what frees it.
-		conn, log := c.Context().Conn(), s.cfg.Logger
-		remote, n := conn.RemoteAddr().String(), len(syms)
-		k.OnSlow(func() {
-			log.Warn("ui: disconnected a stalled stream; it resumes from its last id when it returns",
-				"client", remote, "symbols", n)
-			conn.Close()
-		})
-	}
-	c.Set("Content-Type", "text/event-stream")
-	c.Set("Cache-Control", "no-cache")
-	c.Set("X-Accel-Buffering", "no")
-	s.streams.Add(1)
-	s.open.Add(1)
-	end := func() {
-		sub.Close()
-		s.releaseIP(ip)
-		s.open.Add(-1)
-		s.streams.Done()
-	}
-	if c.Method() != fiber.MethodGet { // HEAD: let Fiber skip the body
-		heartbeat, retry := s.cfg.Heartbeat, s.cfg.Retry
-		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-			defer end()
-			s.serveStream(w, sub, heartbeat, retry)
-		})
-		return nil
-	}
-	// The writer pool serves the stream after this handler returns: the
-	// callback must not touch c.
-	takeOver(c, func(conn net.Conn, head []byte) {
-		if err := s.startStream(conn, head, sub, ip); err != nil {
-			s.cfg.Logger.Error("ui: cannot stream", "err", err)
-			conn.Close()
-			end()
-		}
+	lastID = strings.Clone(lastID) // kept past the request
+	// The stream is opened on the taken-over connection, after this
+	// handler returns: what it needs is copied out of c first, and every
+	// resource it takes is taken and released there, so no exit path of
+	// the request can leak a slot.
+	chunked := c.Request().Header.IsHTTP11()
+	takeOver(c, chunked, func(conn net.Conn, head []byte) {
+		s.openStream(conn, head, syms, lastID, client, chunked)
 	})
 	return nil
 }
 
-var heartbeatLine = []byte(": \n\n")
-
-// serveStream is the loop of a stream written through Fiber (HEAD
-// requests; GET streams are served by the writer pool): write events when woken, a
-// heartbeat comment when idle (the only way a dead client is noticed),
-// and a jittered retry hint at shutdown so clients do not reconnect at once.
-func (s *Server) serveStream(w flushWriter, sub Stream, heartbeat, retry time.Duration) {
-	w.Write(AppendRetry(nil, retry.Milliseconds()))
-	if w.Flush() != nil {
+// openStream subscribes and hands the connection to the writer pool; on
+// failure it answers with the error and closes the connection.
+func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, lastID string, client netip.Addr, chunked bool) {
+	defer func() {
+		if e := recover(); e != nil {
+			s.panics.Add(1)
+			s.cfg.Logger.Error("ui: stream start panicked", "panic", fmt.Sprint(e))
+			conn.Close()
+		}
+	}()
+	if !s.clients.acquire(client) {
+		s.writeRawError(conn, s.tooManyStreams())
 		return
 	}
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
-	stop := s.stop
-	var closeAt <-chan time.Time
-	for {
-		select {
-		case <-sub.Wake():
-			_, err := sub.WriteTo(w)
-			if ferr := w.Flush(); err != nil || ferr != nil {
-				return
-			}
-		case <-tick.C:
-			w.Write(heartbeatLine)
-			if w.Flush() != nil {
-				return
-			}
-		case <-stop:
-			// Keep serving until this stream's moment in the drain window.
-			stop = nil
-			closeAt = time.After(time.Duration(rand.Int64N(int64(s.cfg.Drain) + 1)))
-		case <-closeAt:
-			jitter := time.Duration(rand.Int64N(int64(max(retry, time.Second))))
-			w.Write(AppendRetry(nil, (retry + jitter).Milliseconds()))
-			w.Flush()
-			return
+	sub, err := s.quotes.Subscribe(syms, lastID)
+	if err != nil {
+		s.clients.release(client)
+		var he *httpError
+		if !errors.As(s.fail(err), &he) {
+			he = errorf(fiber.StatusInternalServerError, "internal", "internal error")
 		}
+		s.writeRawError(conn, he)
+		return
+	}
+	if err := s.startStream(conn, head, sub, client, chunked); err != nil {
+		s.cfg.Logger.Error("ui: cannot stream", "err", err)
+		sub.Close()
+		s.clients.release(client)
+		conn.Close()
 	}
 }
 
-// acquireIP counts a stream against ip's limit; false when it is full.
-func (s *Server) acquireIP(ip string) bool {
-	s.ipMu.Lock()
-	defer s.ipMu.Unlock()
-	if s.perIP[ip] >= s.cfg.MaxStreamsPerIP {
-		return false
-	}
-	s.perIP[ip]++
-	return true
-}
-
-func (s *Server) releaseIP(ip string) {
-	s.ipMu.Lock()
-	defer s.ipMu.Unlock()
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
+func (s *Server) tooManyStreams() *httpError {
+	return &httpError{Status: fiber.StatusTooManyRequests, Code: "too_many_streams", RetryAfter: 10,
+		Message: fmt.Sprintf("this client already has %d streams open on this node", s.cfg.MaxStreamsPerIP)}
 }
 
 // known returns a 400 naming the symbols the node has never seen, when
@@ -390,38 +477,91 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
+// readyz says whether a load balancer should send this node traffic: not
+// while it drains, catches up, or cannot reach its broker.
 func (s *Server) readyz(c *fiber.Ctx) error {
-	switch {
+	body := fiber.Map{"status": "ready"}
+	switch since, stale := s.quotes.FeedStale(); {
 	case s.draining.Load():
-		c.Status(fiber.StatusServiceUnavailable)
-		return c.JSON(fiber.Map{"status": "draining"})
+		body["status"] = "draining"
 	case !s.quotes.Ready():
-		c.Status(fiber.StatusServiceUnavailable)
-		return c.JSON(fiber.Map{"status": "catching up"})
+		body["status"] = "catching up"
+	case stale:
+		body["status"] = "broker unreachable"
+		body["since"] = since.UTC().Format(time.RFC3339)
+	default:
+		return c.JSON(body)
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	c.Status(fiber.StatusServiceUnavailable)
+	c.Set("Retry-After", "2")
+	return c.JSON(body)
 }
 
-// apiQuotes serves GET /api/quotes?symbols=A,B.
+// apiQuotes serves GET /api/quotes?symbols=A,B, or without symbols a page
+// of every symbol: ?limit=N (default 100, at most 1000) and ?after=SYMBOL,
+// the "next" of the page before.
 func (s *Server) apiQuotes(c *fiber.Ctx) error {
 	syms, err := s.symbols(c.Query("symbols"), false)
 	if err != nil {
 		return err
 	}
-	if err := s.known(syms); err != nil {
-		return err
-	}
 	buf := []byte(`{"quotes":[`)
-	for i, q := range s.quotes.Quotes(syms) {
+	var next tape.Symbol
+	var quotes []tape.Quote
+	if len(syms) > 0 {
+		if err := s.known(syms); err != nil {
+			return err
+		}
+		quotes = s.quotes.Quotes(syms)
+	} else {
+		after, limit, err := pageParams(c.Query("after"), c.Query("limit"))
+		if err != nil {
+			return err
+		}
+		var more bool
+		quotes, more = s.quotes.Page(after, limit)
+		if more && len(quotes) > 0 {
+			next = quotes[len(quotes)-1].Symbol
+		}
+	}
+	for i := range quotes {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = q.AppendJSON(buf)
+		buf = quotes[i].AppendJSON(buf)
 	}
-	buf = append(buf, "]}"...)
+	buf = append(buf, ']')
+	if next != "" {
+		buf = append(buf, `,"next":"`...)
+		buf = append(buf, next...) // a valid symbol needs no escaping
+		buf = append(buf, '"')
+	}
+	buf = append(buf, '}')
 	c.Set("Content-Type", "application/json")
 	c.Set("Cache-Control", "no-store")
 	return c.Send(buf)
+}
+
+// pageParams reads a listing's cursor and size.
+func pageParams(after, limit string) (tape.Symbol, int, error) {
+	n := DefaultPageSize
+	if limit != "" {
+		v, err := strconv.Atoi(limit)
+		if err != nil || v < 1 || v > MaxPageSize {
+			return "", 0, errorf(fiber.StatusBadRequest, "bad_limit", "limit must be a whole number from 1 to %d", MaxPageSize)
+		}
+		n = v
+	}
+	if after == "" {
+		return "", n, nil
+	}
+	sym, err := tape.ParseSymbolString(after)
+	if err != nil {
+		e := errorf(fiber.StatusBadRequest, tape.ECodeSymbol, "after must be a symbol")
+		e.Symbols = []string{after}
+		return "", 0, e
+	}
+	return sym, n, nil
 }
 
 // symbols parses a comma-separated symbol list, naming every bad one.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,11 +19,14 @@ import (
 
 // fakeQuotes is a hand-written ui.Quotes.
 type fakeQuotes struct {
-	mu      sync.Mutex
-	quotes  map[tape.Symbol]tape.Quote
-	ready   bool
-	err     error
-	streams []*fakeStream
+	mu         sync.Mutex
+	quotes     map[tape.Symbol]tape.Quote
+	ready      bool
+	staleSince time.Time
+	err        error
+	streams    []*fakeStream
+	// subscribed holds the symbols and id of every Subscribe, in order.
+	subscribed []subscription
 }
 
 func (f *fakeQuotes) Quotes(syms []tape.Symbol) []tape.Quote {
@@ -44,6 +48,29 @@ func (f *fakeQuotes) Quotes(syms []tape.Symbol) []tape.Quote {
 
 func (f *fakeQuotes) Recent(tape.Symbol) []tape.Quote { return nil }
 func (f *fakeQuotes) Ready() bool                     { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }
+func (f *fakeQuotes) FeedStale() (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.staleSince, !f.staleSince.IsZero()
+}
+
+// Page lists the quotes in symbol order after after.
+func (f *fakeQuotes) Page(after tape.Symbol, limit int) ([]tape.Quote, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var syms []tape.Symbol
+	for s := range f.quotes {
+		if s > after {
+			syms = append(syms, s)
+		}
+	}
+	slices.Sort(syms)
+	var out []tape.Quote
+	for _, s := range syms[:min(limit, len(syms))] {
+		out = append(out, f.quotes[s])
+	}
+	return out, len(syms) > limit
+}
 
 func (f *fakeQuotes) Subscribe(syms []tape.Symbol, lastID string) (ui.Stream, error) {
 	f.mu.Lock()
@@ -51,21 +78,51 @@ func (f *fakeQuotes) Subscribe(syms []tape.Symbol, lastID string) (ui.Stream, er
 	if f.err != nil {
 		return nil, f.err
 	}
-	s := &fakeStream{wake: make(chan struct{}, 1)}
+	f.subscribed = append(f.subscribed, subscription{syms, lastID})
+	s := &fakeStream{}
 	s.queue = []byte("event: snapshot\ndata: {}\n\n")
-	s.wake <- struct{}{}
 	f.streams = append(f.streams, s)
 	return s, nil
 }
 
+type subscription struct {
+	symbols []tape.Symbol
+	lastID  string
+}
+
+// fakeStream is a hand-written ui.Stream: tests queue bytes with send.
 type fakeStream struct {
 	mu     sync.Mutex
 	queue  []byte
 	closed bool
-	wake   chan struct{}
+	notify func()
+	onSlow func()
 }
 
-func (s *fakeStream) Wake() <-chan struct{} { return s.wake }
+func (s *fakeStream) SetNotify(fn func()) {
+	s.mu.Lock()
+	s.notify = fn
+	s.mu.Unlock()
+	fn()
+}
+
+func (s *fakeStream) OnSlow(fn func()) { s.mu.Lock(); s.onSlow = fn; s.mu.Unlock() }
+
+// send queues b and tells the writer.
+func (s *fakeStream) send(b []byte) {
+	s.mu.Lock()
+	s.queue = append(s.queue, b...)
+	fn := s.notify
+	s.mu.Unlock()
+	fn()
+}
+
+func (s *fakeStream) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 func (s *fakeStream) WriteTo(w io.Writer) (int64, error) {
 	s.mu.Lock()
 	b := s.queue
@@ -91,7 +148,10 @@ func serve(t *testing.T, cfg ui.Config, q ui.Quotes) (string, *ui.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := ui.New(cfg, q)
+	srv, err := ui.New(cfg, q)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -123,7 +183,7 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 		{"unknown symbols", "/events?symbols=AAPL,NOPE", 400, "unknown_symbols", []string{"NOPE"}, ""},
 		{"unknown in the API", "/api/quotes?symbols=ZZZ", 400, "unknown_symbols", []string{"ZZZ"}, ""},
 		{"bad symbol page", "/s/%3Cb%3E", 400, "bad_symbol", []string{"<b>"}, ""},
-		{"huge query", "/api/quotes?symbols=" + strings.Repeat("A,", 1500), 414, "too_long", nil, ""},
+		{"huge query", "/api/quotes?symbols=" + strings.Repeat("A,", 5000), 414, "too_long", nil, ""},
 		{"no such asset", "/static/..%2Fserver.go", 404, "not_found", nil, ""},
 	}
 	for _, tt := range tests {
@@ -235,7 +295,7 @@ func TestDashboardRendersPricesExactlyAndEscapesFeedData(t *testing.T) {
 }
 
 func TestHeartbeatKeepsIdleStreamsAlive(t *testing.T) {
-	base, _ := serve(t, ui.Config{Heartbeat: 50 * time.Millisecond}, newFake())
+	base, _ := serve(t, ui.Config{Heartbeat: 100 * time.Millisecond}, newFake())
 	res, err := http.Get(base + "/events?symbols=AAPL")
 	if err != nil {
 		t.Fatal(err)

@@ -98,7 +98,7 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	c.names.register(fs)
 	fs.IntVar(&c.subscribers, "subscribers", 1000, "SSE streams to open")
 	fs.IntVar(&c.perSub, "symbols-per-sub", 10, "symbols in each stream")
-	fs.IntVar(&c.symbols, "symbols", 10, "symbols in the universe; subscriber i takes symbols-per-sub of them from i*symbols-per-sub on")
+	symbols := fs.String("symbols", "10", "the symbol universe: how many (named B00000, B00001, ...) or a comma-separated list; subscriber i takes symbols-per-sub of them from i*symbols-per-sub on")
 	fs.Float64Var(&c.rate, "rate", 100, "quotes a second over all symbols (0: idle streams)")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "measured time")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "time the producer runs before measuring")
@@ -108,6 +108,24 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
+	var universe []string
+	if n, err := strconv.Atoi(strings.TrimSpace(*symbols)); err == nil {
+		if n < 1 || n > 99999 {
+			return errors.New("bench: --symbols must be 1 to 99999, or a list of symbols")
+		}
+		for i := range n {
+			universe = append(universe, fmt.Sprintf("B%05d", i))
+		}
+	} else {
+		list, err := parseSymbols(*symbols)
+		if err != nil {
+			return fmt.Errorf("bench: --symbols: %w", err)
+		}
+		for _, s := range list {
+			universe = append(universe, string(s))
+		}
+	}
+	c.symbols = len(universe)
 	switch {
 	case c.via != "quotes" && c.via != "raw":
 		return errors.New("bench: --via must be quotes or raw")
@@ -158,10 +176,6 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	}
 	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
 
-	universe := make([]string, c.symbols)
-	for i := range universe {
-		universe[i] = fmt.Sprintf("B%05d", i)
-	}
 	base := time.Now().Unix() * 1_000_000 // larger than any earlier run's numbers
 	prod := newBenchProducer(c, brokers, universe, base)
 	// A node refuses streams for symbols it has never seen: give each one

@@ -38,7 +38,10 @@ type composeService struct {
 	Environment composeEnv     `yaml:"environment"`
 	DependsOn   composeDepends `yaml:"depends_on"`
 	Ports       []string       `yaml:"ports"`
-	Deploy      struct {
+	Networks    map[string]struct {
+		IPv4 string `yaml:"ipv4_address"`
+	} `yaml:"networks"`
+	Deploy struct {
 		Replicas *int `yaml:"replicas"`
 	} `yaml:"deploy"`
 	Configs []struct {
@@ -276,6 +279,15 @@ func TestComposeFileDescribesTheCluster(t *testing.T) {
 			_, port, _ := strings.Cut(addr, ":")
 			if !strings.Contains(conf, w+":"+port) {
 				t.Errorf("Caddyfile does not proxy to %s:%s (its --addr %q):\n%s", w, port, addr, conf)
+			}
+		}
+		// Every node trusts the load balancer's X-Forwarded-For, and only
+		// the load balancer's: else all browsers share its address and
+		// one per-client stream limit.
+		lbAddr := lb.Networks["default"].IPv4
+		for _, w := range []string{"web1", "web2"} {
+			if got := flagValue(c.Services[w].Command, "trusted-proxies"); lbAddr == "" || got != lbAddr {
+				t.Errorf("%s --trusted-proxies %q, want the load balancer's fixed address %q", w, got, lbAddr)
 			}
 		}
 		for _, want := range []string{"health_uri /readyz", "flush_interval -1"} {

@@ -34,11 +34,11 @@ type quoteJSON struct {
 	Symbol   string `json:"symbol"`
 	Bid      string `json:"bid"`
 	Ask      string `json:"ask"`
-	BidSize  int64  `json:"bid_size"`
-	AskSize  int64  `json:"ask_size"`
+	BidSize  shares `json:"bid_size"`
+	AskSize  shares `json:"ask_size"`
 	Last     string `json:"last"`
-	LastSize int64  `json:"last_size"`
-	Volume   int64  `json:"volume"`
+	LastSize shares `json:"last_size"`
+	Volume   shares `json:"volume"`
 	TS       string `json:"ts"`
 	Source   string `json:"source"`
 	Origin   string `json:"origin"`

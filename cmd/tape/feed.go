@@ -56,8 +56,8 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 	burstDecay := fs.Duration("burst-decay", feed.DefaultBurstDecay, "time constant of the --open-burst fade")
 	halts := fs.String("halt", "", "trading halts, comma-separated SYMBOL@OFFSET+DURATION from the start, as GME@12m+5m")
 	malformed := fs.Int("malformed-every", 0, "damage every Nth message (N, 2N, ...: cut short or prefixed with junk), to test bad input (0: none)")
-	history := fs.String("history", "", "instead of a synthetic market, convert this table of real prices (vega-datasets CSV: sp500-2000.csv, stocks.csv, sp500.csv) into --record, in --format; sends nothing")
-	historySymbol := fs.String("history-symbol", "SPX", "symbol of a --history table without a symbol column")
+	history := fs.String("history-file", "", "instead of a synthetic market, convert this table of real prices (vega-datasets CSV: sp500-2000.csv, stocks.csv, sp500.csv) into --record, in --format; sends nothing")
+	historySymbol := fs.String("history-symbol", "SPX", "symbol of a --history-file table without a symbol column")
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func (s *feedSource) live(ctx context.Context, w *kafka.Writer, began time.Time)
 // convertHistory writes a table of real prices as a recording.
 func convertHistory(table, symbol, format, record string, env environ) error {
 	if record == "" {
-		return fmt.Errorf("feed: --history needs --record FILE")
+		return fmt.Errorf("feed: --history-file needs --record FILE")
 	}
 	f, err := os.Open(table)
 	if err != nil {

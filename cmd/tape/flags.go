@@ -33,6 +33,9 @@ func envName(flagName string) string {
 // from its TAPE_* environment variable. Help output goes to stdout and is
 // not an error.
 func parse(fs *flag.FlagSet, args []string, env environ) error {
+	if env.flags != nil {
+		env.flags(fs)
+	}
 	fs.SetOutput(env.stderr)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

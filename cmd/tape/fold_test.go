@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,9 +101,23 @@ type foldHistory struct {
 // of want, the user's view of its quotes in order: a quote whose fold
 // position (seq) came before is a repeat and must be identical to the
 // first (web nodes drop it); every other quote has a newer position and a
-// volume equal to the running sum of trade sizes, which ends at want.
+// volume equal to the running sum of the sizes of the trades folded so
+// far, which ends at want. A quote names the raw message of its trade
+// (origin), whose size the raw topic says; its own last_size may be an
+// earlier trade's, since trades from different raw partitions reach the
+// fold out of time order and a late one does not move the last price.
 func checkRunningVolumes(t *testing.T, brokers string, tt testTopics, parts int, want map[string]int64) map[string]*foldHistory {
 	t.Helper()
+	sizes := map[string]int64{}
+	sizeOf := regexp.MustCompile(`"s":(\d+)`)
+	for _, p := range partitions(t, brokers, tt.raw) {
+		for _, m := range readPartition(t, brokers, tt.raw, p) {
+			if sm := sizeOf.FindSubmatch(m.Value); sm != nil {
+				n, _ := strconv.ParseInt(string(sm[1]), 10, 64)
+				sizes[fmt.Sprintf("%s/%d/%d/0", tt.raw, p, m.Offset)] = n
+			}
+		}
+	}
 	out := map[string]*foldHistory{}
 	byPart := map[int][]kafka.Message{}
 	for sym := range want {
@@ -135,10 +151,14 @@ func checkRunningVolumes(t *testing.T, brokers string, tt testTopics, parts int,
 			seen[q.Seq] = m.Value
 			h.maxSeq = off
 			h.distinct++
-			h.volume += int64(q.LastSize)
+			size, ok := sizes[q.Origin]
+			if !ok {
+				t.Fatalf("%s: quote %d names origin %s, which is no raw trade", sym, h.distinct, q.Origin)
+			}
+			h.volume += size
 			if q.Kind != "trade" || int64(q.Volume) != h.volume {
 				t.Fatalf("%s: quote %d (seq %s) shows volume %d after a trade of %d; the running sum is %d",
-					sym, h.distinct, q.Seq, q.Volume, q.LastSize, h.volume)
+					sym, h.distinct, q.Seq, q.Volume, size, h.volume)
 			}
 		}
 		if h.volume != want[sym] {

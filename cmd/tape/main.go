@@ -44,6 +44,9 @@ type environ struct {
 	// ready, if set, is called with the addresses a command listens on
 	// once it serves ("http", "kafka").
 	ready func(name, addr string)
+	// flags, if set, is called with a command's flags before they are
+	// parsed, so that tests can check them all.
+	flags func(*flag.FlagSet)
 }
 
 func commands() []command {

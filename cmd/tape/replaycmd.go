@@ -83,7 +83,7 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 	var from, to timeValue
 	fs.Var(&from, "from", "replay only messages stamped at or after this RFC 3339 time")
 	fs.Var(&to, "to", "replay only messages stamped before this RFC 3339 time")
-	symbols := fs.String("symbols", "", "replay only messages of these symbols (comma-separated; a message's first symbol counts)")
+	symbols := fs.String("only-symbols", "", "replay only messages of these symbols (comma-separated; a message's first symbol counts)")
 	rewrite := fs.Bool("rewrite-time", false, "shift timestamps so that the first message reads as sent now and the pace is kept, so dashboards treat the replay as live")
 	resume := fs.String("resume-from", "", "start at this line, FILE:LINE or LINE, as printed by a replay that was stopped")
 	progress := fs.String("progress", "auto", "progress report: bar (a line redrawn in place), log (a line every 10s), none, or auto (bar on a terminal, else log)")
@@ -124,7 +124,7 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 			}
 			sym, err := tape.ParseSymbolString(s)
 			if err != nil {
-				return fmt.Errorf("replay: --symbols: %q: %w", s, err)
+				return fmt.Errorf("replay: --only-symbols: %q: %w", s, err)
 			}
 			cfg.Symbols = append(cfg.Symbols, sym)
 		}

@@ -23,10 +23,11 @@ type nodeConfig struct {
 	names     topicNames
 	addr      string
 	nodeID    string
-	symbols   string
+	watchlist string
 	heartbeat time.Duration
 	drain     time.Duration
 	perIP     int
+	opens     float64
 	unknown   bool
 	cors      string
 	proxies   string
@@ -37,10 +38,11 @@ type nodeConfig struct {
 func (c *nodeConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", ":8080", "HTTP listen address")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's id; names its consumer group tape-web-<id> (default host name and HTTP port)")
-	fs.StringVar(&c.symbols, "symbols", "", "default watchlist, comma-separated (default every known symbol)")
-	fs.DurationVar(&c.heartbeat, "heartbeat", ui.DefaultHeartbeat, "heartbeat comment interval on idle streams")
-	fs.DurationVar(&c.drain, "drain", ui.DefaultDrain, "at shutdown, close streams spread over this window so clients do not stampede other nodes")
+	fs.StringVar(&c.watchlist, "watchlist", "", "default watchlist of the dashboard, comma-separated (default the first known symbols)")
+	fs.DurationVar(&c.heartbeat, "heartbeat", ui.DefaultHeartbeat, "heartbeat comment interval on idle streams (100ms to 10m)")
+	fs.DurationVar(&c.drain, "drain", ui.DefaultDrain, "at shutdown, close streams spread over this window so clients do not stampede other nodes (0 to 10m)")
 	fs.IntVar(&c.perIP, "max-streams-per-ip", ui.DefaultMaxStreamsPerIP, "most SSE streams of one client address (then 429)")
+	fs.Float64Var(&c.opens, "stream-opens-per-ip", ui.DefaultStreamOpensPerSecond, "streams one client address may open a second once it has opened --max-streams-per-ip (then 429)")
 	fs.BoolVar(&c.unknown, "reject-unknown", true, "answer 400 for symbols this node has never seen")
 	fs.StringVar(&c.cors, "cors-origins", "", "origins allowed to read /events and /api/quotes cross-site, comma-separated (default none)")
 	fs.StringVar(&c.proxies, "trusted-proxies", "", "load balancer addresses or CIDRs whose X-Forwarded-For names the client, comma-separated")
@@ -49,6 +51,9 @@ func (c *nodeConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.hub.MaxSubscribers, "max-streams", stream.DefaultMaxSubscribers, "most SSE streams on this node (then 503)")
 	fs.DurationVar(&c.hub.StallTimeout, "stall-timeout", stream.DefaultStallTimeout, "disconnect a client that has not read for this long while its updates are conflated")
 	fs.IntVar(&c.hub.MaxSymbols, "max-symbols", stream.DefaultMaxSymbols, "most symbols in one stream")
+	fs.IntVar(&c.hub.SymbolLimit, "symbol-limit", stream.DefaultSymbolLimit, "most symbols this node keeps; past it the one updated longest ago that no stream watches is forgotten")
+	fs.DurationVar(&c.hub.SymbolIdle, "symbol-idle", stream.DefaultSymbolIdle, "forget a symbol no stream watches after this long without an update")
+	fs.IntVar(&c.hub.MaxResume, "max-resume", stream.DefaultMaxResume, "most events one reconnecting stream is replayed; a longer gap gets a snapshot")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -68,14 +73,72 @@ func runServe(ctx context.Context, args []string, env environ) error {
 	return serveNode(ctx, c, env, log)
 }
 
+// validate checks the flags that ui and stream do not: each message
+// names the flag and its range. Those of ui and stream are checked by
+// their Validate, whose field names the flags map to (flagError).
+func (c *nodeConfig) validate() error {
+	switch {
+	case c.perIP < 1:
+		return fmt.Errorf("--max-streams-per-ip is %d, want at least 1", c.perIP)
+	case c.drain < 0 || c.drain > 10*time.Minute:
+		return fmt.Errorf("--drain is %s, want 0s to 10m", c.drain)
+	case c.heartbeat < 100*time.Millisecond || c.heartbeat > 10*time.Minute:
+		return fmt.Errorf("--heartbeat is %s, want 100ms to 10m", c.heartbeat)
+	case c.opens < 0.01:
+		return fmt.Errorf("--stream-opens-per-ip is %g, want at least 0.01", c.opens)
+	}
+	// The flags' defaults are the Config defaults, so a zero here was
+	// given on purpose; in a Config it would silently mean the default.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"--max-streams", c.hub.MaxSubscribers}, {"--max-symbols", c.hub.MaxSymbols}, {"--history-size", c.hub.HistorySize},
+		{"--symbol-limit", c.hub.SymbolLimit}, {"--max-resume", c.hub.MaxResume}} {
+		if f.v < 1 {
+			return fmt.Errorf("%s is %d, want at least 1", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"--history", c.hub.HistoryAge}, {"--stall-timeout", c.hub.StallTimeout}, {"--symbol-idle", c.hub.SymbolIdle}} {
+		if f.v <= 0 {
+			return fmt.Errorf("%s is %s, want more than 0", f.name, f.v)
+		}
+	}
+	return flagError(c.hub.Validate())
+}
+
+// flagError rewrites a Config field name in err as the flag that sets it.
+func flagError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for field, flag := range map[string]string{
+		"HistorySize": "--history-size", "HistoryAge": "--history", "StallTimeout": "--stall-timeout",
+		"MaxSubscribers": "--max-streams", "MaxSymbols": "--max-symbols", "MaxResume": "--max-resume",
+		"SymbolLimit": "--symbol-limit", "SymbolIdle": "--symbol-idle", "TrustedProxies": "--trusted-proxies",
+		"NodeID": "--node-id", "MaxStreamsPerIP": "--max-streams-per-ip", "Heartbeat": "--heartbeat", "Drain": "--drain",
+	} {
+		msg = strings.ReplaceAll(msg, field+" ", flag+" ")
+		msg = strings.ReplaceAll(msg, field+":", flag+":")
+	}
+	msg = strings.TrimPrefix(strings.TrimPrefix(msg, "stream: "), "ui: ")
+	return errors.New(msg)
+}
+
 // serveNode runs a web node until ctx ends, then drains it.
 func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger) error {
 	brokers, err := brokerList(c.brokers)
 	if err != nil {
 		return err
 	}
-	watch, err := parseSymbols(c.symbols)
+	watch, err := parseSymbols(c.watchlist)
 	if err != nil {
+		return fmt.Errorf("--watchlist: %w", err)
+	}
+	if err := c.validate(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", c.addr)
@@ -90,21 +153,28 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 	hub, err := stream.NewHub(c.hub, ui.SSE{})
 	if err != nil {
 		ln.Close()
-		return err
+		return flagError(err)
 	}
-	srv := ui.New(ui.Config{
-		NodeID:          c.nodeID,
-		DefaultSymbols:  watch,
-		Heartbeat:       c.heartbeat,
-		MaxSymbols:      c.hub.MaxSymbols,
-		MaxStreamsPerIP: c.perIP,
-		RejectUnknown:   c.unknown,
-		CORSOrigins:     splitList(c.cors),
-		TrustedProxies:  splitList(c.proxies),
-		Drain:           c.drain,
-		Metrics:         func(w io.Writer) { writeHubMetrics(w, hub) },
-		Logger:          log,
+	srv, err := ui.New(ui.Config{
+		NodeID:               c.nodeID,
+		DefaultSymbols:       watch,
+		Heartbeat:            c.heartbeat,
+		MaxSymbols:           c.hub.MaxSymbols,
+		MaxStreamsPerIP:      c.perIP,
+		StreamOpensPerSecond: c.opens,
+		StallTimeout:         c.hub.StallTimeout,
+		RejectUnknown:        c.unknown,
+		CORSOrigins:          splitList(c.cors),
+		TrustedProxies:       splitList(c.proxies),
+		Drain:                c.drain,
+		Metrics:              func(w io.Writer) { writeHubMetrics(w, hub) },
+		Logger:               log,
 	}, hubQuotes{hub})
+	if err != nil {
+		hub.Close()
+		ln.Close()
+		return flagError(err)
+	}
 	log = log.With("node", c.nodeID)
 
 	// The consumer outlives ctx: streams kept open through the drain must
@@ -151,6 +221,17 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 // hubQuotes adapts stream.Hub to ui.Quotes.
 type hubQuotes struct{ *stream.Hub }
 
+var (
+	_ ui.Quotes = hubQuotes{}
+	_ ui.Stream = (*stream.Subscriber)(nil)
+)
+
+// FeedStale reports whether the hub cannot read the quotes topic.
+func (h hubQuotes) FeedStale() (time.Time, bool) {
+	since, err := h.FeedState()
+	return since, err != nil
+}
+
 func (h hubQuotes) Subscribe(symbols []tape.Symbol, lastEventID string) (ui.Stream, error) {
 	sub, err := h.Hub.Subscribe(symbols, lastEventID)
 	if err != nil {
@@ -167,7 +248,9 @@ func writeHubMetrics(w io.Writer, h *stream.Hub) {
 	}{
 		{"tape_stream_events_applied_total", "Events applied from the quotes topic.", s.Applied.Load()},
 		{"tape_stream_events_invalid_total", "Records on the quotes topic that did not parse.", s.Invalid.Load()},
-		{"tape_stream_events_repeated_total", "Events dropped as repeats of an origin already applied.", s.Repeats.Load()},
+		{"tape_stream_events_repeated_total", "Quotes dropped as a fold stage's repeats (a fold position already applied).", s.Repeats.Load()},
+		{"tape_stream_events_stale_total", "Quotes older than the symbol's current one, kept out of it.", s.Stale.Load()},
+		{"tape_stream_symbols_evicted_total", "Symbols forgotten (idle, or over --symbol-limit).", s.Evicted.Load()},
 		{"tape_stream_deliveries_total", "Events queued to subscribers.", s.Delivered.Load()},
 		{"tape_stream_conflated_total", "Events replaced by a newer one for a slow subscriber.", s.Conflated.Load()},
 		{"tape_stream_slow_disconnects_total", "Subscribers disconnected for stalling.", s.Slow.Load()},
@@ -176,6 +259,20 @@ func writeHubMetrics(w io.Writer, h *stream.Hub) {
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
 	}
+	for _, m := range []struct {
+		name, help string
+		v          int64
+	}{
+		{"tape_stream_symbols", "Symbols this node keeps.", s.Symbols.Load()},
+		{"tape_stream_history_events", "Events kept for resuming streams.", s.History.Load()},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
+	}
+	stale := int64(0)
+	if _, err := h.FeedState(); err != nil {
+		stale = 1
+	}
+	fmt.Fprintf(w, "# HELP tape_stream_feed_stale 1 while the Kafka broker cannot be reached.\n# TYPE tape_stream_feed_stale gauge\ntape_stream_feed_stale %d\n", stale)
 }
 
 func splitList(s string) []string {

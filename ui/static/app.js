@@ -27,9 +27,12 @@
     document.body.classList.toggle("stale", kind !== "live");
   }
 
+  // Sizes arrive as exact decimal strings ("125000", "0.011467"); only
+  // the whole part gets thousands separators.
   function formatVolume(v) {
-    if (!v) return "—";
-    return String(v).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    if (v == null || v === "" || /^0(\.0*)?$/.test(String(v))) return "—";
+    const [w, f] = String(v).split(".");
+    return w.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (f ? "." + f : "");
   }
 
   function clock(ts) {
@@ -39,14 +42,19 @@
     return m ? m[1] + (m[2] || ".000").padEnd(4, "0") : ts;
   }
 
+  // The same rule as the server's tape.PriceChange: the exact difference,
+  // and hundredths of a percent of |open| rounded half away from zero,
+  // all in BigInt so nothing overflows or picks up float artefacts.
   function change(q) {
     if (!q.last || !q.open) return "—";
-    // Exact decimal difference on integers of 1e-8, avoiding float artefacts.
-    const a = toUnits(q.last), b = toUnits(q.open);
-    const d = a - b;
-    const bp = (d * 10000n) / b;
-    const sign = d < 0n ? "" : "+";
-    return sign + fromUnits(d) + " (" + sign + (Number(bp) / 100).toFixed(2) + "%)";
+    const d = toUnits(q.last) - toUnits(q.open);
+    let o = toUnits(q.open);
+    if (o < 0n) o = -o;
+    const ad = d < 0n ? -d : d;
+    let h = (2n * ad * 10000n + o) / (2n * o);
+    const neg = d < 0n;
+    const pct = (neg && h !== 0n ? "-" : "+") + String(h / 100n) + "." + String(h % 100n).padStart(2, "0");
+    return (neg ? "" : "+") + fromUnits(d) + " (" + pct + "%)";
   }
 
   function toUnits(s) {
@@ -166,6 +174,13 @@
       const snap = JSON.parse(e.data);
       for (const q of snap.quotes || []) apply(q);
       setStatus("live", snap.reason === "expired" ? "live (resynced)" : "live");
+    });
+    // The node says when it cannot read its feed: prices stay on the
+    // page but are marked stale until it can again.
+    source.addEventListener("status", (e) => {
+      const st = JSON.parse(e.data);
+      if (st.feed === "stale") setStatus("down", "stale: the feed is unreachable");
+      else setStatus("live", "live");
     });
     source.addEventListener("quote", (e) => {
       lastEvent = Date.now();

@@ -1,0 +1,153 @@
+package stream
+
+import (
+	"time"
+
+	"github.com/google/btree"
+
+	"tape"
+)
+
+// symbolState is the hub's view of one symbol.
+type symbolState struct {
+	sym tape.Symbol
+	// quote is the newest state (by fold position); framed is the
+	// position of the newest record framed, to drop a fold stage's
+	// repeats after a crash.
+	quote  tape.Quote
+	framed tape.Seq
+	// recent is a ring of the last RecentTicks quotes, for charts.
+	recent     []tape.Quote
+	recentNext int
+	// frames are this symbol's events in the history, oldest first
+	// (frames[fhead:]), so that a resume finds them without a scan; mixed
+	// is set once they span partitions (partitions were added).
+	frames []*frame
+	fhead  int
+	mixed  bool
+	// touched is this node's clock at the last update; prev and next link
+	// the universe's list ordered by it.
+	touched    time.Time
+	prev, next *symbolState
+}
+
+// RecentTicks is how many past quotes a hub keeps per symbol for charts.
+const RecentTicks = 120
+
+func (st *symbolState) record(q tape.Quote) {
+	if len(st.recent) < RecentTicks {
+		st.recent = append(st.recent, q)
+		return
+	}
+	st.recent[st.recentNext] = q
+	st.recentNext = (st.recentNext + 1) % RecentTicks
+}
+
+// universe holds the symbols a hub knows: a map for lookups, a B-tree in
+// symbol order for paged listings, and a list ordered by last update for
+// eviction. Every operation is O(1) or O(log n). Guarded by the hub's lock.
+type universe struct {
+	byName     map[tape.Symbol]*symbolState
+	ordered    *btree.BTreeG[*symbolState]
+	head, tail *symbolState // least and most recently updated
+}
+
+func newUniverse() universe {
+	return universe{
+		byName:  make(map[tape.Symbol]*symbolState),
+		ordered: btree.NewG(32, func(a, b *symbolState) bool { return a.sym < b.sym }),
+	}
+}
+
+func (u *universe) len() int                         { return len(u.byName) }
+func (u *universe) get(sym tape.Symbol) *symbolState { return u.byName[sym] }
+
+func (u *universe) add(sym tape.Symbol, now time.Time) *symbolState {
+	st := &symbolState{sym: sym, quote: tape.Quote{Symbol: sym, Seq: tape.NoSeq}, framed: tape.NoSeq, touched: now}
+	u.byName[sym] = st
+	u.ordered.ReplaceOrInsert(st)
+	u.pushBack(st)
+	return st
+}
+
+func (u *universe) remove(st *symbolState) {
+	delete(u.byName, st.sym)
+	u.ordered.Delete(st)
+	u.unlink(st)
+}
+
+// touch marks st updated at now, moving it to the back of the list.
+func (u *universe) touch(st *symbolState, now time.Time) {
+	st.touched = now
+	if u.tail != st {
+		u.unlink(st)
+		u.pushBack(st)
+	}
+}
+
+func (u *universe) pushBack(st *symbolState) {
+	st.prev, st.next = u.tail, nil
+	if u.tail != nil {
+		u.tail.next = st
+	} else {
+		u.head = st
+	}
+	u.tail = st
+}
+
+func (u *universe) unlink(st *symbolState) {
+	if st.prev != nil {
+		st.prev.next = st.next
+	} else if u.head == st {
+		u.head = st.next
+	}
+	if st.next != nil {
+		st.next.prev = st.prev
+	} else if u.tail == st {
+		u.tail = st.prev
+	}
+	st.prev, st.next = nil, nil
+}
+
+// ascend calls fn with the symbols after after, in order, until it
+// returns false.
+func (u *universe) ascend(after tape.Symbol, fn func(*symbolState) bool) {
+	if after == "" {
+		u.ordered.Ascend(fn)
+		return
+	}
+	u.ordered.AscendGreaterOrEqual(&symbolState{sym: after}, func(st *symbolState) bool {
+		return st.sym == after || fn(st)
+	})
+}
+
+// evictOneLocked forgets the least recently updated symbol that no stream
+// watches, if it was updated before now-idle (any age when idle is 0). A
+// symbol some stream watches is moved to the back instead. It reports
+// whether it forgot one. Frames of a forgotten symbol still in the history
+// can no longer be found by a resume, so the history's start in their
+// partitions moves past them: a resume from before gets a snapshot rather
+// than a silent gap.
+func (h *Hub) evictOneLocked(now time.Time, idle time.Duration) bool {
+	u := &h.symbols
+	for tries := 0; u.head != nil && tries < 64; tries++ {
+		st := u.head
+		if idle > 0 && now.Sub(st.touched) < idle {
+			return false
+		}
+		if len(h.subs[st.sym]) > 0 {
+			u.touch(st, now)
+			continue
+		}
+		for _, f := range st.frames[st.fhead:] {
+			if f.partition < len(h.starts) {
+				h.starts[f.partition] = max(h.starts[f.partition], f.offset+1)
+			}
+		}
+		u.remove(st)
+		h.stats.Evicted.Add(1)
+		h.stats.Symbols.Store(int64(u.len()))
+		return true
+	}
+	return false
+}
