@@ -136,57 +136,91 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 	for p := range parts {
 		wg.Go(func() { h.follow(ctx, cfg, p) })
 	}
-	probe := time.NewTicker(cfg.ProbeEvery)
-	defer probe.Stop()
+	// One probe at a time runs on its own goroutine: a request to a
+	// frozen broker may outlive its context, and must not hold this loop.
+	type answer struct {
+		n   int
+		err error
+	}
+	answers := make(chan answer, 1)
+	probing := false
+	tick := time.NewTicker(cfg.ProbeEvery)
+	defer tick.Stop()
 	lastAnswer, lastCommit := time.Now(), time.Now()
+	var lastErr error
 	down := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-probe.C:
-		}
-		pctx, pcancel := context.WithTimeout(ctx, min(cfg.BrokerTimeout, 2*cfg.ProbeEvery))
-		n, err := topicPartitions(pctx, client, cfg.Topic)
-		pcancel()
-		if ctx.Err() != nil {
-			return nil
+		case a := <-answers:
+			probing = false
+			if a.err != nil {
+				lastErr = a.err
+				break
+			}
+			lastAnswer = time.Now()
+			if a.n > parts {
+				if err := h.AddPartitions(a.n); err != nil {
+					log.Error("stream: partitions added to the topic cannot be read", "topic", cfg.Topic, "partitions", a.n, "err", err)
+				} else {
+					log.Info("stream: partitions added to the topic; reading them from their start", "topic", cfg.Topic, "from", parts, "to", a.n)
+					for p := parts; p < a.n; p++ {
+						wg.Go(func() { h.follow(ctx, cfg, p) })
+					}
+					parts = a.n
+				}
+			}
+		case <-tick.C:
+			if !probing {
+				probing = true
+				go func() {
+					pctx, cancel := context.WithTimeout(ctx, cfg.BrokerTimeout)
+					defer cancel()
+					n, err := topicPartitions(pctx, client, cfg.Topic)
+					answers <- answer{n, err}
+				}()
+			}
 		}
 		now := time.Now()
-		switch {
-		case err == nil:
-			lastAnswer = now
+		switch silent := now.Sub(lastAnswer); {
+		case silent < cfg.BrokerTimeout:
 			if down {
 				down = false
 				h.SetFeedError(nil)
 				log.Info("stream: Kafka broker reachable again; quotes are live", "topic", cfg.Topic)
 			}
-		case !down && now.Sub(lastAnswer) >= cfg.BrokerTimeout:
-			down = true
-			h.SetFeedError(fmt.Errorf("%w: %v", ErrBrokerUnreachable, err))
-			log.Error("stream: Kafka broker unreachable; streams are told their quotes are stale",
-				"brokers", cfg.Brokers, "for", now.Sub(lastAnswer).Round(time.Millisecond), "err", err)
-		}
-		if err == nil && n > parts {
-			if err := h.AddPartitions(n); err != nil {
-				log.Error("stream: partitions added to the topic cannot be read", "topic", cfg.Topic, "partitions", n, "err", err)
-			} else {
-				log.Info("stream: partitions added to the topic; reading them from their start", "topic", cfg.Topic, "from", parts, "to", n)
-				for p := parts; p < n; p++ {
-					wg.Go(func() { h.follow(ctx, cfg, p) })
-				}
-				parts = n
+			if now.Sub(lastCommit) >= time.Second {
+				lastCommit = now
+				go h.commitOffsets(ctx, client, cfg, parts)
 			}
-		}
-		if !down && now.Sub(lastCommit) >= time.Second {
-			lastCommit = now
-			h.commitOffsets(ctx, client, cfg, parts)
+		case !down:
+			down = true
+			cause := lastErr
+			if cause == nil {
+				cause = fmt.Errorf("no answer for %s", silent.Round(time.Millisecond))
+			}
+			h.SetFeedError(fmt.Errorf("%w: %v", ErrBrokerUnreachable, cause))
+			log.Error("stream: Kafka broker unreachable; streams are told their quotes are stale",
+				"brokers", cfg.Brokers, "silent", silent.Round(time.Millisecond), "err", cause)
 		}
 	}
 }
 
-// topicPartitions returns the topic's partition count.
+// topicPartitions returns the topic's partition count, from a request the
+// broker must answer now (the transport serves metadata from a cache that
+// it refreshes every few seconds, which is soon enough for partitions
+// added, but says nothing of whether the broker answers).
 func topicPartitions(ctx context.Context, client *kafka.Client, topic string) (int, error) {
+	res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(0)}}})
+	if err != nil {
+		return 0, err
+	}
+	for _, po := range res.Topics[topic] {
+		if po.Error != nil {
+			return 0, po.Error
+		}
+	}
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return 0, err

@@ -264,6 +264,7 @@ func writeHubMetrics(w io.Writer, h *stream.Hub) {
 		v          int64
 	}{
 		{"tape_stream_symbols", "Symbols this node keeps.", s.Symbols.Load()},
+		{"tape_stream_subscribers", "Subscribers the hub holds (each open stream is one).", s.Subscribed.Load()},
 		{"tape_stream_history_events", "Events kept for resuming streams.", s.History.Load()},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
