@@ -53,7 +53,7 @@ func (in *Ingester) fold(ctx context.Context, sk *sink, meta *kafka.Client, part
 				cfg.Logger.Error("ingest: events partition beyond the quotes topic's; the partition counts changed", "partition", pa.ID, "partitions", parts)
 				continue
 			}
-			fp := &foldPartition{in: in, sk: sk, meta: meta, p: pa.ID, gen: gen}
+			fp := &foldPartition{in: in, sk: sk, meta: meta, p: pa.ID, parts: parts, gen: gen}
 			gen.Start(fp.own)
 		}
 	}
@@ -75,8 +75,11 @@ type foldPartition struct {
 	sk   *sink
 	meta *kafka.Client
 	p    int
-	gen  *kafka.Generation
-	ln   lane
+	// parts is the events topic's partition count this stage started
+	// with: which partition a symbol belongs to (CRC32 of it, modulo).
+	parts int
+	gen   *kafka.Generation
+	ln    lane
 
 	state map[tape.Symbol]*symState
 	dirty map[tape.Symbol]bool // changed since the last checkpoint
@@ -259,18 +262,21 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 
 // marker is the value of the LatestMarkerKey record of a partition of
 // the latest topic: the checkpoints of that partition reflect every event
-// of Topic/Partition before offset Next.
+// of Topic/Partition before offset Next, with Partitions partitions in
+// the topic (0 in markers written before it was recorded).
 type marker struct {
-	Topic     string `json:"topic"`
-	Partition int    `json:"partition"`
-	Next      int64  `json:"next"`
+	Topic      string `json:"topic"`
+	Partition  int    `json:"partition"`
+	Next       int64  `json:"next"`
+	Partitions int    `json:"partitions,omitempty"`
 }
 
 // markerValue is the value of a marker record, such as
-// {"topic":"feeds.events","partition":3,"next":1207}. It has no "symbol",
-// so tape.ParseQuote (what web nodes read the latest topic with) rejects it.
-func markerValue(topic string, p int, next int64) []byte {
-	b, _ := json.Marshal(marker{Topic: topic, Partition: p, Next: next})
+// {"topic":"feeds.events","partition":3,"next":1207,"partitions":6}. It
+// has no "symbol", so tape.ParseQuote (what web nodes read the latest
+// topic with) rejects it.
+func markerValue(topic string, p int, next int64, parts int) []byte {
+	b, _ := json.Marshal(marker{Topic: topic, Partition: p, Next: next, Partitions: parts})
 	return b
 }
 
@@ -295,7 +301,7 @@ func (fp *foldPartition) checkpoint(ctx context.Context) error {
 	}
 	recs = append(recs, record{
 		topic: cfg.LatestTopic, partition: fp.p, key: []byte(tape.LatestMarkerKey),
-		value: markerValue(cfg.EventsTopic, fp.p, fp.next),
+		value: markerValue(cfg.EventsTopic, fp.p, fp.next, fp.parts),
 	})
 	fp.ln.begin(fmt.Sprintf("checkpointing %d symbols to %s/%d", len(syms), cfg.LatestTopic, fp.p))
 	refused, err := fp.sk.write(ctx, recs, true)
@@ -337,37 +343,68 @@ func (fp *foldPartition) restore(ctx context.Context) error {
 	fp.state = map[tape.Symbol]*symState{}
 	fp.dirty = map[tape.Symbol]bool{}
 	fp.sinceFlush, fp.lastFlush = 0, time.Now()
-	next := int64(-1)
+	next, markedParts := int64(-1), -1
 	var unreadable int
-	err := readPartition(ctx, fp.meta, cfg.LatestTopic, fp.p, func(key, value []byte) {
-		if string(key) == tape.LatestMarkerKey {
-			var mk marker
-			if json.Unmarshal(value, &mk) == nil && mk.Topic == cfg.EventsTopic && mk.Partition == fp.p && mk.Next >= 0 {
-				next = mk.Next
+	restoreFrom := func(lp int, migrating bool) error {
+		return readPartition(ctx, fp.meta, cfg.LatestTopic, lp, func(key, value []byte) {
+			if string(key) == tape.LatestMarkerKey {
+				var mk marker
+				if !migrating && json.Unmarshal(value, &mk) == nil && mk.Topic == cfg.EventsTopic && mk.Partition == fp.p && mk.Next >= 0 {
+					next, markedParts = mk.Next, mk.Partitions
+				}
+				return
 			}
-			return
-		}
-		sym, err := tape.ParseSymbol(key)
-		if err != nil {
-			return
-		}
-		fl, err := tape.ParseCheckpoint(value)
-		if err != nil || fl.Quote().Symbol != sym {
-			unreadable++
-			return
-		}
-		seq := int64(-1)
-		if at := fl.Quote().Seq; at.IsSet() && at.Partition == fp.p {
-			seq = at.Offset
-		}
-		// A checkpoint batch split over requests may leave an older
-		// checkpoint after a newer one: the highest fold position wins.
-		if old := fp.state[sym]; old == nil || seq >= old.seq {
-			fp.state[sym] = &symState{f: fl, seq: seq}
-		}
-	})
-	if err != nil {
+			sym, err := tape.ParseSymbol(key)
+			if err != nil || (migrating && crc32Partition(key, fp.parts) != fp.p) {
+				return
+			}
+			if migrating && fp.state[sym] != nil && fp.state[sym].seq >= 0 {
+				return // already checkpointed here since the move
+			}
+			fl, err := tape.ParseCheckpoint(value)
+			if err != nil || fl.Quote().Symbol != sym {
+				unreadable++
+				return
+			}
+			seq := int64(-1)
+			if at := fl.Quote().Seq; at.IsSet() && at.Partition == fp.p {
+				seq = at.Offset
+			}
+			// A checkpoint batch split over requests may leave an older
+			// checkpoint after a newer one: the highest fold position wins.
+			if old := fp.state[sym]; old == nil || seq >= old.seq {
+				fp.state[sym] = &symState{f: fl, seq: seq}
+				if migrating {
+					fp.dirty[sym] = true // written here at the next checkpoint
+				}
+			}
+		})
+	}
+	if err := restoreFrom(fp.p, false); err != nil {
 		return err
+	}
+	// Partitions were added since this partition's marker was written (or
+	// it has none and others exist): symbols moved between partitions, so
+	// their state is in the partition they came from. Take over the
+	// checkpoints of every symbol that now belongs here. Exact when the
+	// fold had folded every event before the count changed (see README,
+	// "Adding partitions").
+	if markedParts != fp.parts {
+		moved := 0
+		for lp := range fp.parts {
+			if lp == fp.p {
+				continue
+			}
+			before := len(fp.dirty)
+			if err := restoreFrom(lp, true); err != nil {
+				return err
+			}
+			moved += len(fp.dirty) - before
+		}
+		if moved > 0 {
+			cfg.Logger.Warn("ingest: partition counts changed; symbols moved here take their state from their old partition",
+				"partition", fp.p, "partitions", fp.parts, "marked", markedParts, "symbols", moved)
+		}
 	}
 	if unreadable > 0 {
 		cfg.Logger.Warn("ingest: unreadable checkpoints; those symbols start afresh", "partition", fp.p, "count", unreadable)

@@ -18,6 +18,7 @@ const (
 	FaultBroker   = "broker"   // no broker answers
 	FaultStall    = "stall"    // a partition cannot progress
 	FaultRefused  = "refused"  // a topic refuses writes for good
+	FaultLayout   = "layout"   // partitions were added while running
 )
 
 // Fault is one reason an ingester is not ready.

@@ -25,10 +25,16 @@ const (
 	DefaultFoldGroup = "tape-fold"
 	DefaultBatchSize = 1000
 	DefaultMaxWait   = 500 * time.Millisecond
-	DefaultMaxFuture = 5 * time.Minute
+	// DefaultMaxFuture rejects events stamped more than this ahead of the
+	// ingester's clock. The fold never lets an older quote replace a newer
+	// book, so one event stamped minutes ahead would hold a symbol's book
+	// until the clock caught up: the window is what clock skew between a
+	// feed and this machine needs, not more.
+	DefaultMaxFuture = 10 * time.Second
 	// DefaultSessionTimeout bounds how long a dead ingester's partitions
-	// wait before another takes them over.
-	DefaultSessionTimeout = 10 * time.Second
+	// wait before another takes them over: the least a default broker
+	// allows (group.min.session.timeout.ms, 6 s).
+	DefaultSessionTimeout = 6 * time.Second
 	// DefaultStallAfter is how long a partition may fail to progress
 	// before the ingester reports it and turns not ready.
 	DefaultStallAfter = 30 * time.Second
@@ -219,6 +225,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	errs := make(chan error, 2)
 	wg.Go(func() { errs <- in.normalise(ctx, sk, meta, parts) })
 	wg.Go(func() { errs <- in.fold(ctx, sk, meta, parts) })
+	wg.Go(func() { in.watchLayout(ctx, meta, parts) })
 	err = <-errs
 	cancel()
 	if err2 := <-errs; err == nil {
@@ -228,6 +235,42 @@ func (in *Ingester) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// layoutEvery is how often a running ingester checks that the partition
+// counts it started with still hold.
+const layoutEvery = 10 * time.Second
+
+// watchLayout makes the ingester not ready, with one log line, when
+// partitions are added to the events, quotes or latest topics while it
+// runs. It goes on with the layout it started with (symbols keep their
+// partition, so day statistics stay right) until it is restarted; the
+// restarted fold moves each symbol's state to its new partition. That is
+// exact only if the fold had caught up when the counts changed, which is
+// why the README says to stop ingesters first.
+func (in *Ingester) watchLayout(ctx context.Context, meta *kafka.Client, parts int) {
+	cfg := in.cfg
+	t := time.NewTicker(layoutEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		counts, err := partitionCounts(ctx, meta, []string{cfg.EventsTopic, cfg.QuotesTopic, cfg.LatestTopic})
+		if err != nil {
+			continue
+		}
+		for _, topic := range []string{cfg.EventsTopic, cfg.QuotesTopic, cfg.LatestTopic} {
+			if n := counts[topic]; n != parts {
+				in.health.raise("layout", FaultLayout, fmt.Sprintf(
+					"%s now has %d partitions, %d when this ingester started: it goes on with %d; restart every ingester once the fold has caught up (README, Adding partitions)",
+					topic, n, parts, parts), 0)
+				break
+			}
+		}
+	}
 }
 
 // waitTopics waits until the raw, events, quotes and latest topics exist

@@ -256,7 +256,10 @@ func (h *Hub) Stats() *Stats { return &h.stats }
 // offset each partition is read from, and each partition's log end at
 // start-up. Seeded quotes are kept.
 func (h *Hub) Init(fingerprint uint32, starts, ends []int64) error {
-	if len(starts) == 0 || len(starts) > maxPartitions || len(ends) != len(starts) {
+	if len(starts) > maxPartitions {
+		return fmt.Errorf("%w: %d", ErrTooManyPartitions, len(starts))
+	}
+	if len(starts) == 0 || len(ends) != len(starts) {
 		return fmt.Errorf("stream: %d partitions (want 1 to %d)", len(starts), maxPartitions)
 	}
 	h.mu.Lock()
@@ -283,7 +286,7 @@ func (h *Hub) Partitions() int {
 // of them seen yet". It never shrinks: Kafka cannot remove partitions.
 func (h *Hub) AddPartitions(n int) error {
 	if n > maxPartitions {
-		return fmt.Errorf("stream: %d partitions (want at most %d)", n, maxPartitions)
+		return fmt.Errorf("%w: %d", ErrTooManyPartitions, n)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -148,7 +148,8 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 	defer tick.Stop()
 	lastAnswer, lastCommit := time.Now(), time.Now()
 	var lastErr error
-	down := false
+	down, tooMany := false, false
+	var layoutErr error // the topic has more partitions than a node reads
 	for {
 		select {
 		case <-ctx.Done():
@@ -162,7 +163,13 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 			lastAnswer = time.Now()
 			if a.n > parts {
 				if err := h.AddPartitions(a.n); err != nil {
-					log.Error("stream: partitions added to the topic cannot be read", "topic", cfg.Topic, "partitions", a.n, "err", err)
+					// The quotes of symbols on the extra partitions would
+					// freeze unnoticed: say so, once, and stay not ready.
+					if !tooMany {
+						tooMany = true
+						log.Error("stream: partitions added to the topic cannot be read; this node's quotes are incomplete", "topic", cfg.Topic, "partitions", a.n, "err", err)
+					}
+					layoutErr = err
 				} else {
 					log.Info("stream: partitions added to the topic; reading them from their start", "topic", cfg.Topic, "from", parts, "to", a.n)
 					for p := parts; p < a.n; p++ {
@@ -183,8 +190,20 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 			}
 		}
 		now := time.Now()
-		switch silent := now.Sub(lastAnswer); {
-		case silent < cfg.BrokerTimeout:
+		silent := now.Sub(lastAnswer)
+		var fault error
+		switch {
+		case layoutErr != nil:
+			fault = layoutErr
+		case silent >= cfg.BrokerTimeout:
+			cause := lastErr
+			if cause == nil {
+				cause = fmt.Errorf("no answer for %s", silent.Round(time.Millisecond))
+			}
+			fault = fmt.Errorf("%w: %v", ErrBrokerUnreachable, cause)
+		}
+		switch {
+		case fault == nil:
 			if down {
 				down = false
 				h.SetFeedError(nil)
@@ -196,13 +215,11 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 			}
 		case !down:
 			down = true
-			cause := lastErr
-			if cause == nil {
-				cause = fmt.Errorf("no answer for %s", silent.Round(time.Millisecond))
+			h.SetFeedError(fault)
+			if layoutErr == nil {
+				log.Error("stream: Kafka broker unreachable; streams are told their quotes are stale",
+					"brokers", cfg.Brokers, "silent", silent.Round(time.Millisecond), "err", fault)
 			}
-			h.SetFeedError(fmt.Errorf("%w: %v", ErrBrokerUnreachable, cause))
-			log.Error("stream: Kafka broker unreachable; streams are told their quotes are stale",
-				"brokers", cfg.Brokers, "silent", silent.Round(time.Millisecond), "err", cause)
 		}
 	}
 }

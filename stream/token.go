@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/fnv"
 )
 
@@ -49,7 +50,13 @@ func appendToken(dst []byte, fingerprint uint32, offsets []int64) []byte {
 }
 
 // maxPartitions is the most partitions a token can name; Init refuses more.
-const maxPartitions = 64
+const maxPartitions = MaxPartitions
+
+// MaxPartitions is the most partitions of the quotes topic a node reads.
+const MaxPartitions = 64
+
+// ErrTooManyPartitions reports a quotes topic with more than MaxPartitions.
+var ErrTooManyPartitions = fmt.Errorf("stream: the quotes topic has more than %d partitions", MaxPartitions)
 
 // parseToken decodes a token into offsets (reusing its storage) and
 // returns its fingerprint.

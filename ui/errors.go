@@ -62,7 +62,9 @@ func (s *Server) asHTTPError(path string, err error) *httpError {
 	switch {
 	case errors.As(err, &he):
 	case errors.As(err, &fe):
-		he = &httpError{Status: fe.Code, Code: "http_" + strconv.Itoa(fe.Code), Message: fe.Message}
+		// Fiber's and fasthttp's messages may quote the request or their
+		// internals: the client gets the status's own words.
+		he = &httpError{Status: fe.Code, Code: "http_" + strconv.Itoa(fe.Code), Message: utils.StatusMessage(fe.Code)}
 	default:
 		s.cfg.Logger.Error("ui: handler error", "path", path, "err", err)
 		he = errorf(fiber.StatusInternalServerError, "internal", "internal error")

@@ -24,7 +24,7 @@ func (s *Server) metrics(c *fiber.Ctx) error {
 	counter("tape_sse_stalled_disconnects_total", "Streams closed because the client read nothing for the stall timeout.", s.stalled.Load())
 	counter("tape_sse_rate_limited_total", "Stream openings refused by the per-client rate.", s.rateLimit.Load())
 	ready := int64(0)
-	if _, stale := s.quotes.FeedStale(); s.quotes.Ready() && !s.draining.Load() && !stale {
+	if _, stale := s.quotes.FeedStale(); s.quotes.Ready() && !s.draining.Load() && stale == "" {
 		ready = 1
 	}
 	gauge("tape_ready", "1 when this node accepts streams.", ready)

@@ -37,18 +37,6 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	return render(c, Page("Watchlist", Dashboard(v)))
 }
 
-// streamed returns the watchlist's symbols that have quotes: a stream of
-// never-seen symbols would be refused.
-func (v dashboardView) streamed() []tape.Symbol {
-	var out []tape.Symbol
-	for _, s := range v.Symbols {
-		if _, ok := v.Quotes[s]; ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // symbolPage serves GET /s/{symbol}; a symbol may contain "/" (EUR/USD).
 func (s *Server) symbolPage(c *fiber.Ctx) error {
 	raw, err := url.PathUnescape(c.Params("+"))

@@ -142,6 +142,10 @@ func (w *poolWorker) serveSafely(c *sseConn) {
 // serve gathers and sends everything c has waiting; the caller owns c's turn.
 func (w *poolWorker) serve(c *sseConn) {
 	c.sched.Store(1)
+	if c.gone.Load() { // the client closed its end: nothing to send
+		c.finish()
+		return
+	}
 	// Room in front of the chunk for the response headers (first write
 	// only) and the chunk's size line, filled in once the size is known.
 	room := len(c.head) + chunkRoom
@@ -240,6 +244,7 @@ type sseConn struct {
 	wrote   atomic.Bool // written since the last heartbeat check
 	beat    atomic.Bool // a heartbeat is due
 	closing atomic.Bool // its moment in the drain window has come
+	gone    atomic.Bool // the client closed the connection
 	slow    atomic.Bool // a goroutine of its own is writing
 }
 
@@ -344,6 +349,49 @@ func (c *sseConn) startDrain() {
 	c.notify()
 }
 
+// peerClosed reports whether the client closed or reset the connection.
+// An SSE client sends nothing after its request, so a read that would
+// return end-of-file (or an error) means it is gone; it peeks, so nothing
+// is consumed, and never blocks.
+func (c *sseConn) peerClosed() bool {
+	var buf [1]byte
+	closed := false
+	err := c.raw.Control(func(fd uintptr) {
+		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch {
+		case err == nil:
+			closed = n == 0
+		case err == syscall.EAGAIN, err == syscall.EINTR:
+		default:
+			closed = true
+		}
+	})
+	return closed || err != nil
+}
+
+// reapClosed ends the streams of client whose connections the client
+// closed, and reports how many; for a client at its stream limit, whose
+// count may still hold streams it closed a moment ago.
+func (s *Server) reapClosed(client netip.Addr) int {
+	var mine []*sseConn
+	s.connMu.Lock()
+	for _, c := range s.conns {
+		if c.client == client {
+			mine = append(mine, c)
+		}
+	}
+	s.connMu.Unlock()
+	n := 0
+	for _, c := range mine {
+		if !c.gone.Load() && c.peerClosed() {
+			c.gone.Store(true)
+			c.notify()
+			n++
+		}
+	}
+	return n
+}
+
 // errNotTCP reports a taken-over connection without a file descriptor.
 var errNotTCP = errors.New("ui: stream connection has no file descriptor")
 
@@ -443,7 +491,13 @@ func (s *Server) heartbeats() {
 		}
 		s.connMu.Unlock()
 		for i, c := range due {
-			c.beat.Store(true)
+			// An idle stream's client may have gone without a write
+			// failing yet: look before writing to it.
+			if c.peerClosed() {
+				c.gone.Store(true)
+			} else {
+				c.beat.Store(true)
+			}
 			c.notify()
 			due[i] = nil
 		}

@@ -64,9 +64,10 @@ type Quotes interface {
 	Subscribe(symbols []tape.Symbol, lastEventID string) (Stream, error)
 	// Ready reports whether the node has caught up.
 	Ready() bool
-	// FeedStale reports whether the node cannot read its quotes (the
-	// broker is unreachable), and since when.
-	FeedStale() (since time.Time, stale bool)
+	// FeedStale reports since when and why the node's quotes are stale
+	// (its broker is unreachable, say): a short reason for operators, ""
+	// while they are live.
+	FeedStale() (since time.Time, reason string)
 }
 
 // Stream is one open event stream, written by the server's writer pool.
@@ -101,7 +102,8 @@ type Config struct {
 	// StallTimeout disconnects a client whose socket takes nothing for
 	// this long.
 	StallTimeout time.Duration
-	// RejectUnknown answers 400 for symbols the node has never seen.
+	// RejectUnknown answers 400 from /api/quotes for symbols the node has
+	// never seen (a likely typo). Streams accept them and wait.
 	RejectUnknown bool
 	// CORSOrigins lists origins allowed to read /events and /api/quotes
 	// from other sites; empty means none (CORS off).
@@ -170,7 +172,7 @@ func (c Config) Validate() error {
 	intIn("MaxSymbols", c.MaxSymbols, 1, 10_000)
 	intIn("MaxStreamsPerIP", c.MaxStreamsPerIP, 1, 1_000_000)
 	intIn("Writers", c.Writers, 1, 1024)
-	if c.StreamOpensPerSecond < 0.01 || c.StreamOpensPerSecond > 1e6 {
+	if !(c.StreamOpensPerSecond >= 0.01 && c.StreamOpensPerSecond <= 1e6) { // NaN too
 		errs = append(errs, fmt.Errorf("StreamOpensPerSecond is %g, want 0.01 to 1000000", c.StreamOpensPerSecond))
 	}
 	if !validNodeID(c.NodeID) {
@@ -352,20 +354,24 @@ func (s *Server) events(c *fiber.Ctx) error {
 	if s.draining.Load() || !s.quotes.Ready() {
 		return s.fail(tape.ErrUnavailable)
 	}
+	// Symbols not seen yet are no error here: a watchlist may hold a name
+	// that has not traded today, and its stream shows it when it does.
 	syms, err := s.symbols(c.Query("symbols"), true)
 	if err != nil {
 		return err
 	}
-	if err := s.known(syms); err != nil {
-		return err
-	}
-	c.Set("Content-Type", "text/event-stream")
-	c.Set("Cache-Control", "no-cache")
-	c.Set("X-Accel-Buffering", "no")
 	if c.Method() == fiber.MethodHead {
+		setStreamHeaders(c)
 		return nil
 	}
 	client := s.requestClient(c)
+	if s.clients.full(client) && s.reapClosed(client) > 0 {
+		// Streams this client closed without a write failing yet: their
+		// slots come back once the writers have ended them.
+		for deadline := time.Now().Add(100 * time.Millisecond); s.clients.full(client) && time.Now().Before(deadline); {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 	if s.clients.full(client) {
 		return s.tooManyStreams()
 	}
@@ -383,6 +389,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 		lastID = "-" // unknown token: the client gets a snapshot
 	}
 	lastID = strings.Clone(lastID) // kept past the request
+	setStreamHeaders(c)
 	// The stream is opened on the taken-over connection, after this
 	// handler returns: what it needs is copied out of c first, and every
 	// resource it takes is taken and released there, so no exit path of
@@ -392,6 +399,13 @@ func (s *Server) events(c *fiber.Ctx) error {
 		s.openStream(conn, head, syms, lastID, client, chunked)
 	})
 	return nil
+}
+
+// setStreamHeaders sets the headers of an event stream's response.
+func setStreamHeaders(c *fiber.Ctx) {
+	c.Set("Content-Type", "text/event-stream")
+	c.Set("Cache-Control", "no-cache")
+	c.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 }
 
 // openStream subscribes and hands the connection to the writer pool; on
@@ -486,8 +500,8 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		body["status"] = "draining"
 	case !s.quotes.Ready():
 		body["status"] = "catching up"
-	case stale:
-		body["status"] = "broker unreachable"
+	case stale != "":
+		body["status"] = stale
 		body["since"] = since.UTC().Format(time.RFC3339)
 	default:
 		return c.JSON(body)

@@ -48,10 +48,13 @@ func (f *fakeQuotes) Quotes(syms []tape.Symbol) []tape.Quote {
 
 func (f *fakeQuotes) Recent(tape.Symbol) []tape.Quote { return nil }
 func (f *fakeQuotes) Ready() bool                     { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }
-func (f *fakeQuotes) FeedStale() (time.Time, bool) {
+func (f *fakeQuotes) FeedStale() (time.Time, string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.staleSince, !f.staleSince.IsZero()
+	if f.staleSince.IsZero() {
+		return f.staleSince, ""
+	}
+	return f.staleSince, "broker unreachable"
 }
 
 // Page lists the quotes in symbol order after after.
@@ -180,7 +183,6 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 		{"no symbols", "/events", 400, "missing_symbols", nil, ""},
 		{"malformed symbols", "/events?symbols=AAPL,%3Cscript%3E,a%0Ab", 400, "bad_symbol", []string{"<script>", "a\nb"}, ""},
 		{"too many symbols", "/events?symbols=A,B,C,D", 400, "too_many_symbols", nil, ""},
-		{"unknown symbols", "/events?symbols=AAPL,NOPE", 400, "unknown_symbols", []string{"NOPE"}, ""},
 		{"unknown in the API", "/api/quotes?symbols=ZZZ", 400, "unknown_symbols", []string{"ZZZ"}, ""},
 		{"bad symbol page", "/s/%3Cb%3E", 400, "bad_symbol", []string{"<b>"}, ""},
 		{"huge query", "/api/quotes?symbols=" + strings.Repeat("A,", 5000), 414, "too_long", nil, ""},

@@ -427,3 +427,69 @@ func TestListingEverySymbolIsPaged(t *testing.T) {
 		t.Fatalf("limit 5000: %s, want 400", res.Status)
 	}
 }
+
+// TestWatchlistOfASymbolNotSeenYetStreamsIt: a watchlist naming a symbol
+// the node has no quote for yet renders its row, and the page's own stream
+// includes it, so its first quote reaches the page without a reload.
+func TestWatchlistOfASymbolNotSeenYetStreamsIt(t *testing.T) {
+	f := newFake()
+	base, _ := serve(t, ui.Config{RejectUnknown: true}, f)
+	_, page := get(t, base, "/?symbols=AAPL,XLATER")
+	m := regexp.MustCompile(`data-stream="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(m[1], "XLATER") || !strings.Contains(page, `data-symbol="XLATER"`) {
+		t.Fatalf("page stream %v: want the row and the stream of XLATER", m)
+	}
+	res, err := http.Get(base + strings.ReplaceAll(m[1], "&amp;", "&"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("the page's stream: %s, want 200", res.Status)
+	}
+	if res, _ := get(t, base, "/api/quotes?symbols=XLATER"); res.StatusCode != 400 {
+		t.Fatalf("/api/quotes of a never-seen symbol: %s, want 400 naming it", res.Status)
+	}
+}
+
+// TestAClosedStreamFreesItsSlotAtOnce: a client that closed its stream on
+// a quiet symbol (no write has failed yet) can open another at once; the
+// node does not count the closed one against it.
+func TestAClosedStreamFreesItsSlotAtOnce(t *testing.T) {
+	f := newFake()
+	base, _ := serve(t, ui.Config{MaxStreamsPerIP: 1, StreamOpensPerSecond: 1000, Heartbeat: 10 * time.Minute}, f)
+	for i := range 5 {
+		conn, r := rawRequest(t, base, "GET /events?symbols=AAPL HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("stream %d after the previous one closed: %s", i, res.Status)
+		}
+		conn.Close()
+	}
+}
+
+// TestAClosedIdleStreamIsNoticedWithinAHeartbeat: a stream whose client
+// closed it and which has nothing to send is ended at the next heartbeat
+// check, by looking at the connection, not after writes fail.
+func TestAClosedIdleStreamIsNoticedWithinAHeartbeat(t *testing.T) {
+	f := newFake()
+	base, _ := serve(t, ui.Config{Heartbeat: time.Second}, f)
+	conn, r := rawRequest(t, base, "GET /events?symbols=AAPL HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := http.ReadResponse(r, nil); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f.stream(0).isClosed() {
+		if time.Now().After(deadline) {
+			t.Fatal("a closed idle stream is still open after 10 heartbeat intervals")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, m := get(t, base, "/metrics"); !strings.Contains(m, "tape_sse_streams 0") {
+		t.Fatalf("still counted:\n%s", m)
+	}
+}

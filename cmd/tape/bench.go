@@ -131,7 +131,7 @@ func runBench(ctx context.Context, args []string, env environ) error {
 		return errors.New("bench: --via must be quotes or raw")
 	case c.subscribers < 1, c.perSub < 1, c.symbols < c.perSub, c.symbols > 99999:
 		return errors.New("bench: want --subscribers ≥ 1 and 1 ≤ --symbols-per-sub ≤ --symbols ≤ 99999")
-	case c.rate < 0, c.duration <= 0, c.warmup < 0:
+	case !(c.rate >= 0 && c.rate <= 1e7), c.duration <= 0, c.warmup < 0: // NaN too
 		return errors.New("bench: --rate must not be negative, --duration must be positive")
 	case c.target != "" && (c.pprofAddr != "" || c.cpuProfile != ""):
 		return errors.New("bench: --pprof and --cpuprofile profile the in-process node; drop them with --target")

@@ -17,6 +17,7 @@ import (
 	"tape/feed"
 	"tape/ingest"
 	"tape/replay"
+	"tape/stream"
 )
 
 // demoFeed is the bundled recording the demo replays.
@@ -45,13 +46,26 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 	if err != nil {
 		return err
 	}
+	// Check every setting before anything starts.
+	if *partitions < 1 || *partitions > stream.MaxPartitions {
+		return fmt.Errorf("--partitions is %d, want 1 to %d", *partitions, stream.MaxPartitions)
+	}
+	if _, err := parseSymbols(node.watchlist); err != nil {
+		return fmt.Errorf("--watchlist: %w", err)
+	}
+	if err := node.validate(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *kafkaAddr)
 	if err != nil {
 		return fmt.Errorf("embedded broker: %w", err)
 	}
 	cluster, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
-		kfake.ClusterID("tape-demo"),
+		// A new id each run: resume tokens name the cluster, so a page
+		// left open from an earlier run gets a snapshot, not that run's
+		// offsets replayed against this one's.
+		kfake.ClusterID(fmt.Sprintf("tape-demo-%d", time.Now().UnixNano())),
 		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
 	)
 	if err != nil {

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -276,5 +280,61 @@ func TestRestartOfBothIngestersContinuesVolumeExactly(t *testing.T) {
 	}
 	if r := after["VOL"].repeats - before["VOL"].repeats; r != 0 {
 		t.Errorf("VOL: the restarted ingesters refolded %d events the checkpoint held", r)
+	}
+}
+
+// TestAddedPartitionsKeepDayStatistics: partitions are added to the
+// events, quotes and latest topics while the ingesters are stopped (the
+// documented way), so most symbols now belong to another partition. The
+// restarted fold takes each moved symbol's state from its old partition:
+// day volume and open continue, on a web node that ran throughout.
+func TestAddedPartitionsKeepDayStatistics(t *testing.T) {
+	brokers := testBrokers(t)
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 2)
+	web := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id,
+		"--drain", "0s", "--reject-unknown=false"}, tt.flags()...)...)
+	base := "http://" + web.addrs["http"]
+	waitReady(t, base)
+	args := append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id,
+		"--checkpoint-interval", "100ms"}, tt.flags()...)
+	trades := func(price string, at time.Time) []kafka.Message {
+		var msgs []kafka.Message
+		for i := range 20 {
+			msgs = append(msgs, kafka.Message{Headers: []kafka.Header{{Key: tape.HeaderFormat, Value: []byte(tape.FormatTape)}},
+				Value: fmt.Appendf(nil, `{"symbol":"XP%d","last":%q,"size":"10","ts":%q}`, i, price, at.Format(time.RFC3339Nano))})
+		}
+		return msgs
+	}
+	now := time.Now().UTC()
+	first := startProcess(t, args...)
+	produce(t, brokers, tt.raw, trades("5.00", now)...)
+	for i := range 20 {
+		waitFor(t, base, fmt.Sprintf("XP%d", i), map[string]string{"volume": "10"})
+	}
+	time.Sleep(500 * time.Millisecond) // a checkpoint after the last fold
+	first.Process.Signal(syscall.SIGTERM)
+	first.Wait()
+
+	client := &kafka.Client{Addr: kafka.TCP(strings.Split(brokers, ",")...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	var grow []kafka.TopicPartitionsConfig
+	for _, topic := range []string{tt.events, tt.quotes, tt.latest} {
+		grow = append(grow, kafka.TopicPartitionsConfig{Name: topic, Count: 4})
+	}
+	if res, err := client.CreatePartitions(context.Background(), &kafka.CreatePartitionsRequest{Topics: grow}); err != nil || len(res.Errors) > 0 && errors.Join(slices.Collect(maps.Values(res.Errors))...) != nil {
+		t.Fatalf("add partitions: %v %v", err, res)
+	}
+	moved := 0
+	for i := range 20 {
+		if symPartition(fmt.Sprintf("XP%d", i), 2) != symPartition(fmt.Sprintf("XP%d", i), 4) {
+			moved++
+		}
+	}
+	t.Logf("%d of 20 symbols move to another partition", moved)
+
+	startProcess(t, args...)
+	produce(t, brokers, tt.raw, trades("5.10", now.Add(time.Millisecond))...)
+	for i := range 20 {
+		waitFor(t, base, fmt.Sprintf("XP%d", i), map[string]string{"volume": "20", "open": "5.00", "last": "5.10"})
 	}
 }

@@ -43,7 +43,7 @@ func (c *nodeConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.drain, "drain", ui.DefaultDrain, "at shutdown, close streams spread over this window so clients do not stampede other nodes (0 to 10m)")
 	fs.IntVar(&c.perIP, "max-streams-per-ip", ui.DefaultMaxStreamsPerIP, "most SSE streams of one client address (then 429)")
 	fs.Float64Var(&c.opens, "stream-opens-per-ip", ui.DefaultStreamOpensPerSecond, "streams one client address may open a second once it has opened --max-streams-per-ip (then 429)")
-	fs.BoolVar(&c.unknown, "reject-unknown", true, "answer 400 for symbols this node has never seen")
+	fs.BoolVar(&c.unknown, "reject-unknown", true, "answer 400 from /api/quotes for symbols this node has never seen (streams accept them and wait)")
 	fs.StringVar(&c.cors, "cors-origins", "", "origins allowed to read /events and /api/quotes cross-site, comma-separated (default none)")
 	fs.StringVar(&c.proxies, "trusted-proxies", "", "load balancer addresses or CIDRs whose X-Forwarded-For names the client, comma-separated")
 	fs.DurationVar(&c.hub.HistoryAge, "history", stream.DefaultHistoryAge, "how far back a reconnecting client can resume exactly")
@@ -58,7 +58,7 @@ func (c *nodeConfig) register(fs *flag.FlagSet) {
 }
 
 func runServe(ctx context.Context, args []string, env environ) error {
-	fs := flagSet("serve", "Run one web node: it reads quotes from Kafka in its own consumer group and serves the dashboard, the SSE stream and the JSON API.", env)
+	fs := flagSet("serve", "Run one web node: it reads every partition of the quotes topic (committing its offsets to the group tape-web-<node id> for lag monitoring) and serves the dashboard, the SSE stream and the JSON API.", env)
 	var c nodeConfig
 	fs.StringVar(&c.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	c.names.register(fs)
@@ -84,8 +84,8 @@ func (c *nodeConfig) validate() error {
 		return fmt.Errorf("--drain is %s, want 0s to 10m", c.drain)
 	case c.heartbeat < 100*time.Millisecond || c.heartbeat > 10*time.Minute:
 		return fmt.Errorf("--heartbeat is %s, want 100ms to 10m", c.heartbeat)
-	case c.opens < 0.01:
-		return fmt.Errorf("--stream-opens-per-ip is %g, want at least 0.01", c.opens)
+	case !(c.opens >= 0.01 && c.opens <= 1e6): // NaN too
+		return fmt.Errorf("--stream-opens-per-ip is %g, want 0.01 to 1000000", c.opens)
 	}
 	// The flags' defaults are the Config defaults, so a zero here was
 	// given on purpose; in a Config it would silently mean the default.
@@ -120,6 +120,7 @@ func flagError(err error) error {
 		"MaxSubscribers": "--max-streams", "MaxSymbols": "--max-symbols", "MaxResume": "--max-resume",
 		"SymbolLimit": "--symbol-limit", "SymbolIdle": "--symbol-idle", "TrustedProxies": "--trusted-proxies",
 		"NodeID": "--node-id", "MaxStreamsPerIP": "--max-streams-per-ip", "Heartbeat": "--heartbeat", "Drain": "--drain",
+		"StreamOpensPerSecond": "--stream-opens-per-ip",
 	} {
 		msg = strings.ReplaceAll(msg, field+" ", flag+" ")
 		msg = strings.ReplaceAll(msg, field+":", flag+":")
@@ -226,10 +227,16 @@ var (
 	_ ui.Stream = (*stream.Subscriber)(nil)
 )
 
-// FeedStale reports whether the hub cannot read the quotes topic.
-func (h hubQuotes) FeedStale() (time.Time, bool) {
+// FeedStale says why, if at all, the hub's quotes are stale.
+func (h hubQuotes) FeedStale() (time.Time, string) {
 	since, err := h.FeedState()
-	return since, err != nil
+	switch {
+	case err == nil:
+		return since, ""
+	case errors.Is(err, stream.ErrTooManyPartitions):
+		return since, fmt.Sprintf("quotes topic has more than %d partitions", stream.MaxPartitions)
+	}
+	return since, "broker unreachable"
 }
 
 func (h hubQuotes) Subscribe(symbols []tape.Symbol, lastEventID string) (ui.Stream, error) {

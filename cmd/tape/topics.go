@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"tape"
+	"tape/stream"
 )
 
 // topicNames are the topics of the contract; every command that touches
@@ -62,6 +63,9 @@ func runTopics(ctx context.Context, args []string, env environ) error {
 func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io.Writer) error {
 	if tc.partitions < 1 || tc.rawPartitions < 1 || tc.replication < 1 {
 		return errors.New("topics: partitions and replication must be at least 1")
+	}
+	if tc.partitions > stream.MaxPartitions {
+		return fmt.Errorf("topics: --partitions is %d; a web node reads at most %d partitions of %s", tc.partitions, stream.MaxPartitions, tc.names.quotes)
 	}
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second, Transport: &kafka.Transport{}}
 	compact := []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
