@@ -245,6 +245,7 @@ type sseConn struct {
 	beat    atomic.Bool // a heartbeat is due
 	closing atomic.Bool // its moment in the drain window has come
 	gone    atomic.Bool // the client closed the connection
+	freed   atomic.Bool // its client slot was given back
 	slow    atomic.Bool // a goroutine of its own is writing
 }
 
@@ -333,7 +334,7 @@ func (c *sseConn) finish() {
 	c.conn.Close()
 	s := c.srv
 	s.unregister(c)
-	s.clients.release(c.client)
+	c.freeSlot()
 	s.open.Add(-1)
 	s.streams.Done()
 }
@@ -385,11 +386,19 @@ func (s *Server) reapClosed(client netip.Addr) int {
 	for _, c := range mine {
 		if !c.gone.Load() && c.peerClosed() {
 			c.gone.Store(true)
+			c.freeSlot() // now: the writer ends the stream when it gets to it
 			c.notify()
 			n++
 		}
 	}
 	return n
+}
+
+// freeSlot gives c's client slot back, once.
+func (c *sseConn) freeSlot() {
+	if c.freed.CompareAndSwap(false, true) {
+		c.srv.clients.release(c.client)
+	}
 }
 
 // errNotTCP reports a taken-over connection without a file descriptor.

@@ -365,12 +365,10 @@ func (s *Server) events(c *fiber.Ctx) error {
 		return nil
 	}
 	client := s.requestClient(c)
-	if s.clients.full(client) && s.reapClosed(client) > 0 {
-		// Streams this client closed without a write failing yet: their
-		// slots come back once the writers have ended them.
-		for deadline := time.Now().Add(100 * time.Millisecond); s.clients.full(client) && time.Now().Before(deadline); {
-			time.Sleep(2 * time.Millisecond)
-		}
+	if s.clients.full(client) {
+		// Streams this client closed without a write failing yet give
+		// their slots back here.
+		s.reapClosed(client)
 	}
 	if s.clients.full(client) {
 		return s.tooManyStreams()
