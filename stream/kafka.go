@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -136,24 +137,42 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 	for p := range parts {
 		wg.Go(func() { h.follow(ctx, cfg, p) })
 	}
-	// One probe at a time runs on its own goroutine: a request to a
-	// frozen broker may outlive its context, and must not hold this loop.
+	w := watcher{h: h, cfg: cfg, client: client, parts: parts, follow: func(p int) { wg.Go(func() { h.follow(ctx, cfg, p) }) }}
+	w.run(ctx)
+	return nil
+}
+
+// watcher probes the cluster for a node: whether the broker answers and
+// how many partitions the topic has.
+type watcher struct {
+	h      *Hub
+	cfg    KafkaConfig
+	client *kafka.Client
+	parts  int         // partitions read so far
+	follow func(p int) // starts reading partition p
+	down   bool        // the hub was told its feed is stale
+	layout error       // the topic has more partitions than a node reads
+	commit atomic.Bool // a commit of offsets is in flight
+}
+
+// run probes every ProbeEvery until ctx ends. One probe at a time runs on
+// its own goroutine: a request to a frozen broker may outlive its
+// context, and must not hold this loop.
+func (w *watcher) run(ctx context.Context) {
 	type answer struct {
 		n   int
 		err error
 	}
 	answers := make(chan answer, 1)
 	probing := false
-	tick := time.NewTicker(cfg.ProbeEvery)
+	tick := time.NewTicker(w.cfg.ProbeEvery)
 	defer tick.Stop()
 	lastAnswer, lastCommit := time.Now(), time.Now()
 	var lastErr error
-	down, tooMany := false, false
-	var layoutErr error // the topic has more partitions than a node reads
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case a := <-answers:
 			probing = false
 			if a.err != nil {
@@ -161,65 +180,75 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 				break
 			}
 			lastAnswer = time.Now()
-			if a.n > parts {
-				if err := h.AddPartitions(a.n); err != nil {
-					// The quotes of symbols on the extra partitions would
-					// freeze unnoticed: say so, once, and stay not ready.
-					if !tooMany {
-						tooMany = true
-						log.Error("stream: partitions added to the topic cannot be read; this node's quotes are incomplete", "topic", cfg.Topic, "partitions", a.n, "err", err)
-					}
-					layoutErr = err
-				} else {
-					log.Info("stream: partitions added to the topic; reading them from their start", "topic", cfg.Topic, "from", parts, "to", a.n)
-					for p := parts; p < a.n; p++ {
-						wg.Go(func() { h.follow(ctx, cfg, p) })
-					}
-					parts = a.n
-				}
+			if a.n > w.parts {
+				w.grow(a.n)
 			}
 		case <-tick.C:
 			if !probing {
 				probing = true
 				go func() {
-					pctx, cancel := context.WithTimeout(ctx, cfg.BrokerTimeout)
+					pctx, cancel := context.WithTimeout(ctx, w.cfg.BrokerTimeout)
 					defer cancel()
-					n, err := topicPartitions(pctx, client, cfg.Topic)
+					n, err := topicPartitions(pctx, w.client, w.cfg.Topic)
 					answers <- answer{n, err}
 				}()
 			}
 		}
 		now := time.Now()
 		silent := now.Sub(lastAnswer)
-		var fault error
-		switch {
-		case layoutErr != nil:
-			fault = layoutErr
-		case silent >= cfg.BrokerTimeout:
+		fault := w.layout
+		if fault == nil && silent >= w.cfg.BrokerTimeout {
 			cause := lastErr
 			if cause == nil {
 				cause = fmt.Errorf("no answer for %s", silent.Round(time.Millisecond))
 			}
 			fault = fmt.Errorf("%w: %v", ErrBrokerUnreachable, cause)
 		}
-		switch {
-		case fault == nil:
-			if down {
-				down = false
-				h.SetFeedError(nil)
-				log.Info("stream: Kafka broker reachable again; quotes are live", "topic", cfg.Topic)
-			}
-			if now.Sub(lastCommit) >= time.Second {
-				lastCommit = now
-				go h.commitOffsets(ctx, client, cfg, parts)
-			}
-		case !down:
-			down = true
-			h.SetFeedError(fault)
-			if layoutErr == nil {
-				log.Error("stream: Kafka broker unreachable; streams are told their quotes are stale",
-					"brokers", cfg.Brokers, "silent", silent.Round(time.Millisecond), "err", fault)
-			}
+		w.report(fault, silent)
+		if fault == nil && now.Sub(lastCommit) >= time.Second && w.commit.CompareAndSwap(false, true) {
+			lastCommit = now
+			parts := w.parts
+			go func() {
+				defer w.commit.Store(false)
+				w.h.commitOffsets(ctx, w.client, w.cfg, parts)
+			}()
+		}
+	}
+}
+
+// grow starts reading partitions added to the topic, or, past what a
+// node can read, records the fault: the quotes of symbols there would
+// freeze unnoticed.
+func (w *watcher) grow(n int) {
+	log := w.cfg.Logger
+	if err := w.h.AddPartitions(n); err != nil {
+		if w.layout == nil {
+			log.Error("stream: partitions added to the topic cannot be read; this node's quotes are incomplete", "topic", w.cfg.Topic, "partitions", n, "err", err)
+		}
+		w.layout = err
+		return
+	}
+	log.Info("stream: partitions added to the topic; reading them from their start", "topic", w.cfg.Topic, "from", w.parts, "to", n)
+	for p := w.parts; p < n; p++ {
+		w.follow(p)
+	}
+	w.parts = n
+}
+
+// report tells the hub (and the log, once) when the feed becomes stale
+// or live again.
+func (w *watcher) report(fault error, silent time.Duration) {
+	switch {
+	case fault == nil && w.down:
+		w.down = false
+		w.h.SetFeedError(nil)
+		w.cfg.Logger.Info("stream: Kafka broker reachable again; quotes are live", "topic", w.cfg.Topic)
+	case fault != nil && !w.down:
+		w.down = true
+		w.h.SetFeedError(fault)
+		if w.layout == nil {
+			w.cfg.Logger.Error("stream: Kafka broker unreachable; streams are told their quotes are stale",
+				"brokers", w.cfg.Brokers, "silent", silent.Round(time.Millisecond), "err", fault)
 		}
 	}
 }
