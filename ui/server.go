@@ -409,10 +409,18 @@ func setStreamHeaders(c *fiber.Ctx) {
 // openStream subscribes and hands the connection to the writer pool; on
 // failure it answers with the error and closes the connection.
 func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, lastID string, client netip.Addr, chunked bool) {
+	var sub Stream
+	acquired, started := false, false
 	defer func() {
-		if e := recover(); e != nil {
+		if e := recover(); e != nil && !started {
 			s.panics.Add(1)
 			s.cfg.Logger.Error("ui: stream start panicked", "panic", fmt.Sprint(e))
+			if sub != nil {
+				sub.Close()
+			}
+			if acquired {
+				s.clients.release(client)
+			}
 			conn.Close()
 		}
 	}()
@@ -420,14 +428,12 @@ func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, last
 		s.writeRawError(conn, s.tooManyStreams())
 		return
 	}
-	sub, err := s.quotes.Subscribe(syms, lastID)
-	if err != nil {
+	acquired = true
+	var err error
+	if sub, err = s.quotes.Subscribe(syms, lastID); err != nil {
+		sub = nil
 		s.clients.release(client)
-		var he *httpError
-		if !errors.As(s.fail(err), &he) {
-			he = errorf(fiber.StatusInternalServerError, "internal", "internal error")
-		}
-		s.writeRawError(conn, he)
+		s.writeRawError(conn, s.fail(err))
 		return
 	}
 	if err := s.startStream(conn, head, sub, client, chunked); err != nil {
@@ -435,7 +441,9 @@ func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, last
 		sub.Close()
 		s.clients.release(client)
 		conn.Close()
+		return
 	}
+	started = true
 }
 
 func (s *Server) tooManyStreams() *httpError {
