@@ -38,7 +38,7 @@ func (f *Fold) AppendCheckpoint(dst []byte) []byte {
 	q := f.Quote()
 	dst = q.AppendJSON(dst)
 	dst = append(dst, `,"book_ts":"`...)
-	dst = f.bookTime.UTC().AppendFormat(dst, TimeLayout)
+	dst = AppendTime(dst, f.bookTime)
 	dst = append(dst, `","capped":`...)
 	dst = strconv.AppendBool(dst, f.capped)
 	dst = append(dst, `,"ord":`...)

@@ -281,7 +281,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = append(dst, '"')
 	}
 	dst = append(dst, `,"ts":"`...)
-	dst = e.Time.UTC().AppendFormat(dst, TimeLayout)
+	dst = AppendTime(dst, e.Time)
 	dst = append(dst, `","source":`...)
 	dst = appendString(dst, e.Source)
 	dst = append(dst, `,"origin":`...)

@@ -92,7 +92,7 @@ func (q *Quote) AppendJSON(dst []byte) []byte {
 		dst = append(dst, "null"...)
 	}
 	dst = append(dst, `,"ts":"`...)
-	dst = q.Time.UTC().AppendFormat(dst, TimeLayout)
+	dst = AppendTime(dst, q.Time)
 	dst = append(dst, `","source":`...)
 	dst = appendString(dst, q.Source)
 	dst = append(dst, `,"origin":`...)

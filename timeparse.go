@@ -93,3 +93,72 @@ func parseRFC3339(b []byte) (time.Time, bool) {
 	}
 	return t, true
 }
+
+// AppendTime appends t in UTC as TimeLayout writes it
+// ("2026-11-20T14:30:01.123000000Z"), the same bytes as
+// t.UTC().AppendFormat(dst, TimeLayout) at a fraction of the cost: it is
+// on every quote a node encodes. Years outside 0000-9999 go through
+// AppendFormat.
+func AppendTime(dst []byte, t time.Time) []byte {
+	secs := t.Unix()
+	const minSecs, maxSecs = -62167219200, 253402300799 // 0000-01-01, 9999-12-31T23:59:59 UTC
+	if secs < minSecs || secs > maxSecs {
+		return t.UTC().AppendFormat(dst, TimeLayout)
+	}
+	days, rem := secs/86400, secs%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	y, m, d := civil(days)
+	var b [30]byte
+	put4(b[0:], y)
+	b[4] = '-'
+	put2(b[5:], m)
+	b[7] = '-'
+	put2(b[8:], d)
+	b[10] = 'T'
+	put2(b[11:], int(rem/3600))
+	b[13] = ':'
+	put2(b[14:], int(rem/60%60))
+	b[16] = ':'
+	put2(b[17:], int(rem%60))
+	b[19] = '.'
+	ns := t.Nanosecond()
+	for i := 28; i >= 20; i-- {
+		b[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	b[29] = 'Z'
+	return append(dst, b[:]...)
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms",
+// days_from_civil's inverse, civil_from_days).
+func civil(days int64) (year, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // [0, 365]
+	mp := (5*doy + 2) / 153                                // [0, 11]
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp + 3)
+	if month > 12 {
+		month -= 12
+	}
+	year = int(yoe + era*400)
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
+}
+
+func put2(b []byte, v int) { b[0], b[1] = byte('0'+v/10), byte('0'+v%10) }
+
+func put4(b []byte, v int) {
+	b[0], b[1], b[2], b[3] = byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10)
+}

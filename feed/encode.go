@@ -229,7 +229,7 @@ func appendAlpaca(dst []byte, ev *tape.Event, seq int64) []byte {
 		dst = append(dst, `,"c":["R"],"z":"`...)
 		dst = append(dst, z...)
 		dst = append(dst, `","t":"`...)
-		dst = ev.Time.UTC().AppendFormat(dst, tape.TimeLayout)
+		dst = tape.AppendTime(dst, ev.Time)
 		dst = append(dst, `"}`...)
 	}
 	if ev.Kind == tape.KindQuote|tape.KindTrade {
@@ -249,7 +249,7 @@ func appendAlpaca(dst []byte, ev *tape.Event, seq int64) []byte {
 		dst = append(dst, `,"c":["@"],"z":"`...)
 		dst = append(dst, z...)
 		dst = append(dst, `","t":"`...)
-		dst = ev.Time.UTC().AppendFormat(dst, tape.TimeLayout)
+		dst = tape.AppendTime(dst, ev.Time)
 		dst = append(dst, `"}`...)
 	}
 	return append(dst, ']')
@@ -270,7 +270,7 @@ func appendFinnhub(dst []byte, ev *tape.Event) []byte {
 func appendCSV(dst []byte, ev *tape.Event) []byte {
 	dst = append(dst, ev.Symbol...)
 	dst = append(dst, ',')
-	dst = ev.Time.UTC().AppendFormat(dst, tape.TimeLayout)
+	dst = tape.AppendTime(dst, ev.Time)
 	dst = append(dst, ',')
 	if ev.Kind&tape.KindQuote != 0 {
 		dst = appendNonZero(dst, ev.Bid)

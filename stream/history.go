@@ -23,7 +23,7 @@ func (h *Hub) pushHistoryLocked(st *symbolState, f *frame) {
 	for hs.size > 0 && hs.size >= limit {
 		h.popHistoryLocked()
 	}
-	h.hist.expireLocked(h, f.at.Add(-h.cfg.HistoryAge))
+	h.hist.expireLocked(h, f.at-int64(h.cfg.HistoryAge))
 	if hs.size == len(hs.ring) { // grow the ring up to limit
 		grown := make([]*frame, min(limit, 2*len(hs.ring)))
 		for i := range hs.size {
@@ -47,8 +47,8 @@ func (h *Hub) pushHistoryLocked(st *symbolState, f *frame) {
 }
 
 // expireLocked drops frames applied before oldest.
-func (hs *history) expireLocked(h *Hub, oldest time.Time) {
-	for hs.size > 0 && hs.ring[hs.head].at.Before(oldest) {
+func (hs *history) expireLocked(h *Hub, oldest int64) {
+	for hs.size > 0 && hs.ring[hs.head].at < oldest {
 		h.popHistoryLocked()
 	}
 }

@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -147,16 +149,34 @@ type Encoder interface {
 }
 
 // frame is one encoded event, shared by every subscriber that gets it.
-// Frames are immutable once made.
+// Frames are immutable once made. A frame and its bytes come from the
+// hub's arena (arena.go): framing an event allocates nothing of its own,
+// and a retained event costs its wire bytes plus this header.
 type frame struct {
-	seq       uint64
-	partition int // -1 for events not from the topic (snapshot, status)
-	offset    int64
-	key       string // conflation key: the symbol, or a name for other events
-	at        time.Time
-	wire      []byte // the whole encoded event
-	id        []byte // the token
-	data      []byte // the JSON
+	seq    uint64
+	offset int64
+	at     int64  // when the node applied it, Unix nanoseconds
+	key    string // conflation key: the symbol, or a name for other events
+	// buf holds the whole encoded event (buf[:wireLen]), in which the
+	// token and the JSON stand verbatim at idAt and dataAt; when the
+	// encoder had to change the JSON (line ends), a copy follows the
+	// wire and dataAt points there.
+	buf             []byte
+	partition       int32 // -1 for events not from the topic (snapshot, status)
+	wireLen         int32
+	dataAt, dataLen int32
+	idAt, idLen     uint16
+}
+
+// wire is the whole encoded event.
+func (f *frame) wire() []byte { return f.buf[:f.wireLen:f.wireLen] }
+
+// id is the event's token (empty when it has none).
+func (f *frame) id() []byte { return f.buf[f.idAt : f.idAt+f.idLen : f.idAt+f.idLen] }
+
+// data is the event's JSON as given to the encoder.
+func (f *frame) data() []byte {
+	return f.buf[f.dataAt : f.dataAt+f.dataLen : f.dataAt+f.dataLen]
 }
 
 // Conflation keys of events that are not quotes; they cannot be symbols.
@@ -195,6 +215,8 @@ type Hub struct {
 	feedErr     error                    // why the quotes topic cannot be read; nil while it can
 	feedSince   time.Time
 	scratch     []byte
+	idBuf       []byte
+	arena       arena
 	vec         []int64
 	// While deferring (ApplyBatch), subscribers to notify are collected
 	// in deferred and notified once the batch is applied.
@@ -379,13 +401,28 @@ type parsed struct {
 	err error
 }
 
+// parsedPool holds the parsing space of ApplyBatch calls (a fetched
+// batch is parsed into it), so that a batch makes no allocation; batches
+// over maxPooledBatch records are not kept.
+var parsedPool = sync.Pool{New: func() any { return new([]parsed) }}
+
+const maxPooledBatch = 4096
+
 // ApplyBatch applies records of partition p in order, as Apply does, and
 // tells writers about waiting events only once all are applied, so that a
 // stream that gets several of them can send them in one write. Records
 // should be what is at hand (a fetched batch), not waited for. Parsing
 // happens before the hub's lock is taken.
 func (h *Hub) ApplyBatch(p int, recs []Record) {
-	qs := make([]parsed, len(recs))
+	scratch := parsedPool.Get().(*[]parsed)
+	qs := slices.Grow((*scratch)[:0], len(recs))[:len(recs)]
+	defer func() {
+		clear(qs) // drop the quotes' strings
+		if cap(qs) <= maxPooledBatch {
+			*scratch = qs[:0]
+			parsedPool.Put(scratch)
+		}
+	}()
 	for i, r := range recs {
 		qs[i].q, qs[i].err = tape.ParseQuote(r.Value)
 	}
@@ -457,7 +494,7 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 
 	h.scratch = q.AppendJSON(h.scratch[:0])
 	f := h.newFrameLocked("quote", h.offsets, h.scratch)
-	f.seq, f.partition, f.offset, f.key, f.at = h.seq, p, off, string(q.Symbol), now
+	f.seq, f.partition, f.offset, f.key, f.at = h.seq, int32(p), off, string(q.Symbol), now.UnixNano()
 	h.pushHistoryLocked(st, f)
 	if !live {
 		return
@@ -479,18 +516,49 @@ func older(a, b *tape.Quote) bool {
 }
 
 // newFrameLocked encodes an event whose id is the token for offsets (none
-// when offsets is nil). The frame keeps its own copies of id and data so
-// that a resume can re-encode it with another id.
+// when offsets is nil), in the hub's arena. The frame holds the token and
+// data so that a resume can re-encode it with another id.
 func (h *Hub) newFrameLocked(event string, offsets []int64, data []byte) *frame {
-	var id []byte
+	h.idBuf = h.idBuf[:0]
 	if offsets != nil {
-		id = appendToken(make([]byte, 0, 16+6*len(offsets)), h.fingerprint, offsets)
+		h.idBuf = appendToken(h.idBuf, h.fingerprint, offsets)
 	}
-	return &frame{
-		id:   id,
-		data: slices.Clone(data),
-		wire: h.enc.AppendEvent(make([]byte, 0, len(id)+len(data)+32), event, id, data),
+	f := h.arena.frame()
+	encodeFrame(f, &h.arena, h.enc, event, h.idBuf, data)
+	return f
+}
+
+// encodeFrame fills f's bytes: the event framed by enc, with the id and
+// the data found in it (copied after it where enc changed the data).
+// Bytes come from a when it is not nil.
+func encodeFrame(f *frame, a *arena, enc Encoder, event string, id, data []byte) {
+	// SSE adds 21 bytes around an event's name, id and data; more when
+	// the data has line ends, and then append moves past the room given.
+	need := len(id) + len(event) + len(data) + 32
+	buf := a.room(need)
+	buf = enc.AppendEvent(buf, event, id, data)
+	wireLen := len(buf)
+	idAt := 0
+	if len(id) > 0 {
+		idAt = bytes.Index(buf, id)
 	}
+	dataAt := -1
+	if idAt >= 0 {
+		if i := bytes.Index(buf[idAt+len(id):], data); i >= 0 {
+			dataAt = idAt + len(id) + i
+		}
+	}
+	if idAt < 0 || dataAt < 0 || len(id) > math.MaxUint16 {
+		// The encoder changed them: keep copies after the wire.
+		idAt = len(buf)
+		buf = append(buf, id...)
+		dataAt = len(buf)
+		buf = append(buf, data...)
+	}
+	a.keep(buf)
+	f.buf = buf[:len(buf):len(buf)]
+	f.wireLen, f.dataAt, f.dataLen = int32(wireLen), int32(dataAt), int32(len(data))
+	f.idAt, f.idLen = uint16(idAt), uint16(len(id))
 }
 
 // deliverLocked queues f for sub, honouring the subscriber's resume floor:
@@ -499,10 +567,10 @@ func (h *Hub) newFrameLocked(event string, offsets []int64, data []byte) *frame 
 // that a later resume elsewhere neither repeats nor skips.
 func (h *Hub) deliverLocked(sub *Subscriber, f *frame, now time.Time) {
 	if sub.floor != nil && f.partition >= 0 {
-		if f.partition < len(sub.floor) && f.offset < sub.floor[f.partition] {
+		if int(f.partition) < len(sub.floor) && f.offset < sub.floor[f.partition] {
 			return
 		}
-		_, vec, err := parseToken(f.id, h.vec)
+		_, vec, err := parseToken(f.id(), h.vec)
 		if err != nil {
 			return
 		}
@@ -517,8 +585,9 @@ func (h *Hub) deliverLocked(sub *Subscriber, f *frame, now time.Time) {
 		if dominated {
 			sub.floor = nil
 		} else {
-			f = &frame{seq: f.seq, partition: f.partition, offset: f.offset, key: f.key, at: f.at,
-				wire: h.enc.AppendEvent(nil, "quote", appendToken(nil, h.fingerprint, vec), f.data)}
+			g := &frame{seq: f.seq, partition: f.partition, offset: f.offset, key: f.key, at: f.at}
+			encodeFrame(g, nil, h.enc, "quote", appendToken(nil, h.fingerprint, vec), f.data())
+			f = g
 		}
 	}
 	h.stats.Delivered.Add(1)
@@ -780,7 +849,7 @@ func (h *Hub) Tick(now time.Time) {
 			break
 		}
 	}
-	h.hist.expireLocked(h, now.Add(-h.cfg.HistoryAge))
+	h.hist.expireLocked(h, now.UnixNano()-int64(h.cfg.HistoryAge))
 	h.mu.Unlock()
 	for _, sub := range slow {
 		h.stats.Slow.Add(1)
@@ -830,7 +899,7 @@ func (h *Hub) FeedState() (since time.Time, err error) {
 func (h *Hub) statusFrameLocked() *frame {
 	data := []byte(`{"feed":"live"}`)
 	if h.feedErr != nil {
-		data = append([]byte(`{"feed":"stale","since":"`), h.feedSince.UTC().AppendFormat(nil, tape.TimeLayout)...)
+		data = append([]byte(`{"feed":"stale","since":"`), tape.AppendTime(nil, h.feedSince)...)
 		data = append(data, `"}`...)
 	}
 	f := h.newFrameLocked("status", nil, data)

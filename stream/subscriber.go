@@ -194,7 +194,7 @@ func (s *Subscriber) WriteTo(w io.Writer) (int64, error) {
 			if werr != nil {
 				break
 			}
-			k, e := w.Write(f.wire)
+			k, e := w.Write(f.wire())
 			n += int64(k)
 			werr = e
 		}

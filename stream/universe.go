@@ -140,7 +140,7 @@ func (h *Hub) evictOneLocked(now time.Time, idle time.Duration) bool {
 			continue
 		}
 		for _, f := range st.frames[st.fhead:] {
-			if f.partition < len(h.starts) {
+			if int(f.partition) < len(h.starts) {
 				h.starts[f.partition] = max(h.starts[f.partition], f.offset+1)
 			}
 		}
