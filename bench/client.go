@@ -41,6 +41,8 @@ type Config struct {
 	DialConcurrency int
 	// ConnectTimeout bounds opening all streams.
 	ConnectTimeout time.Duration
+	// Query is added to every stream's URL, such as "&max_rate=5".
+	Query string
 }
 
 // Load is a set of open SSE streams and what they received.
@@ -160,7 +162,7 @@ func (l *Load) run(ctx context.Context, s *sub, ready func(error)) {
 		q += sym
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	_, err = fmt.Fprintf(conn, "GET %s?symbols=%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n", l.path, q, l.host)
+	_, err = fmt.Fprintf(conn, "GET %s?symbols=%s%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n", l.path, q, l.cfg.Query, l.host)
 	if err != nil {
 		ready(err)
 		return
@@ -260,7 +262,7 @@ func (l *Load) event(s *sub, ev []byte, now time.Time) (snapshot bool) {
 			sym := upTo(data, '"')
 			if k := s.index(sym); k >= 0 {
 				if seq, ok := field(data, keySize, ','); ok {
-					if v, err := strconv.ParseInt(string(seq), 10, 64); err == nil && v > s.last[k] {
+					if v, err := strconv.ParseInt(string(unquote(seq)), 10, 64); err == nil && v > s.last[k] {
 						s.last[k] = v
 					}
 				}
@@ -279,7 +281,7 @@ func (l *Load) quote(s *sub, data []byte, now time.Time) {
 	if k < 0 || !ok {
 		return
 	}
-	seq, err := strconv.ParseInt(string(seqb), 10, 64)
+	seq, err := strconv.ParseInt(string(unquote(seqb)), 10, 64)
 	if err != nil || seq <= l.cfg.Base {
 		return
 	}
@@ -309,6 +311,15 @@ func field(data, key []byte, end byte) ([]byte, bool) {
 		return nil, false
 	}
 	return upTo(data[i+len(key):], end), true
+}
+
+// unquote drops the quotes around a JSON string's bytes: sizes are
+// decimal strings ("100"), and were numbers before.
+func unquote(b []byte) []byte {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		return b[1 : len(b)-1]
+	}
+	return b
 }
 
 func upTo(b []byte, end byte) []byte {

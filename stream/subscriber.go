@@ -36,6 +36,39 @@ type Subscriber struct {
 	// signalled is set when notify was called and WriteTo has not run
 	// since: the writer already knows, so pushes do not call it again.
 	signalled bool
+	// every is the rate cap's interval (SetMaxRate), 0 for none. With a
+	// cap, quotes wait in pending (the latest per symbol) and are written
+	// together once per interval: no earlier than release, by a timer
+	// armed while they wait.
+	every   time.Duration
+	release time.Time
+	timer   *time.Timer
+	armed   bool
+}
+
+// Bounds of SetMaxRate, in quotes per symbol per second.
+const (
+	MinMaxRate = 0.1
+	MaxMaxRate = 1000
+)
+
+// SetMaxRate caps the stream at perSecond quotes per symbol per second
+// (MinMaxRate to MaxMaxRate; 0 removes the cap), as market-data servers
+// offer for phones and wide watchlists: updates that come faster are
+// conflated to the latest of their symbol, and the stream sends what
+// waits at most once every 1/perSecond seconds, in event order, so that
+// ids stay in order and a resume misses nothing that was not sent. Other
+// events (snapshot, status) are not held. A value out of range is
+// clamped.
+func (s *Subscriber) SetMaxRate(perSecond float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if perSecond <= 0 || perSecond != perSecond {
+		s.every = 0
+		return
+	}
+	perSecond = min(max(perSecond, MinMaxRate), MaxMaxRate)
+	s.every = time.Duration(float64(time.Second) / perSecond)
 }
 
 // SetNotify sets a function called when events start waiting or the
@@ -91,7 +124,10 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) int {
 		return pushQueued
 	}
 	how := pushQueued
-	if len(s.queue) < cfg.SubscriberBuffer && len(s.pending) == 0 {
+	capped := s.every > 0 && f.partition >= 0
+	// Under a rate cap, what is not a quote is not held behind quotes.
+	room := len(s.queue) < cfg.SubscriberBuffer && (len(s.pending) == 0 || s.every > 0)
+	if !capped && room {
 		s.queue = append(s.queue, f)
 	} else {
 		if s.pending == nil {
@@ -102,6 +138,11 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) int {
 			how = pushConflated
 		}
 		s.pending[f.key] = f
+		if capped && now.Before(s.release) {
+			// Not yet: the timer tells the writer when.
+			s.armLocked(now)
+			return how
+		}
 	}
 	// push runs with the hub's lock held: hub.deferring is safe to read.
 	if s.notify != nil && s.hub.deferring {
@@ -113,6 +154,31 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) int {
 	}
 	s.signalLocked()
 	return how
+}
+
+// armLocked makes sure the writer hears of the quotes held by the rate
+// cap at the release time.
+func (s *Subscriber) armLocked(now time.Time) {
+	if s.armed || s.err != nil {
+		return
+	}
+	s.armed = true
+	d := s.release.Sub(now)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.released)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+// released runs on the timer: the held quotes may go.
+func (s *Subscriber) released() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = false
+	if len(s.pending) > 0 {
+		s.signalLocked()
+	}
 }
 
 // Results of stalled.
@@ -174,14 +240,22 @@ func (s *Subscriber) WriteTo(w io.Writer) (int64, error) {
 	batch := s.queue
 	s.queue = s.spare[:0]
 	var late []*frame
-	if len(s.pending) > 0 {
+	now := time.Now()
+	if s.every > 0 && now.Before(s.release) {
+		// The rate cap holds pending until release (a status or a
+		// snapshot woke the writer early).
+		if len(s.pending) > 0 {
+			s.armLocked(now)
+		}
+	} else if len(s.pending) > 0 {
+		s.release = now.Add(s.every)
 		late = make([]*frame, 0, len(s.pending))
 		for _, f := range s.pending {
 			late = append(late, f)
 		}
 		clear(s.pending)
 	}
-	s.lastDrain = time.Now()
+	s.lastDrain = now
 	s.signalled = false
 	err := s.err
 	s.mu.Unlock()
@@ -227,6 +301,9 @@ func (s *Subscriber) fail(err error) {
 func (s *Subscriber) failLocked(err error) {
 	if s.err == nil {
 		s.err = err
+		if s.timer != nil {
+			s.timer.Stop()
+		}
 		s.signalLocked()
 	}
 }

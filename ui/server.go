@@ -78,6 +78,9 @@ type Stream interface {
 	// OnSlow sets a function called when the stream is ended because the
 	// client does not read: it closes the connection.
 	OnSlow(fn func())
+	// SetMaxRate caps the stream at perSecond quotes per symbol per
+	// second, conflated to the latest of each symbol; 0 for no cap.
+	SetMaxRate(perSecond float64)
 	// WriteTo writes the waiting events; an error ends the stream.
 	WriteTo(w io.Writer) (int64, error)
 	// Close releases the stream.
@@ -360,6 +363,10 @@ func (s *Server) events(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	maxRate, err := maxRateParam(c.Query("max_rate"))
+	if err != nil {
+		return err
+	}
 	if c.Method() == fiber.MethodHead {
 		setStreamHeaders(c)
 		return nil
@@ -394,7 +401,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 	// the request can leak a slot.
 	chunked := c.Request().Header.IsHTTP11()
 	takeOver(c, chunked, func(conn net.Conn, head []byte) {
-		s.openStream(conn, head, syms, lastID, client, chunked)
+		s.openStream(conn, head, syms, lastID, maxRate, client, chunked)
 	})
 	return nil
 }
@@ -408,7 +415,7 @@ func setStreamHeaders(c *fiber.Ctx) {
 
 // openStream subscribes and hands the connection to the writer pool; on
 // failure it answers with the error and closes the connection.
-func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, lastID string, client netip.Addr, chunked bool) {
+func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, lastID string, maxRate float64, client netip.Addr, chunked bool) {
 	var sub Stream
 	acquired, started := false, false
 	defer func() {
@@ -436,6 +443,9 @@ func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, last
 		s.writeRawError(conn, s.fail(err))
 		return
 	}
+	if maxRate > 0 {
+		sub.SetMaxRate(maxRate)
+	}
 	if err := s.startStream(conn, head, sub, client, chunked); err != nil {
 		s.cfg.Logger.Error("ui: cannot stream", "err", err)
 		sub.Close()
@@ -444,6 +454,25 @@ func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, last
 		return
 	}
 	started = true
+}
+
+// Bounds of /events?max_rate=, in quotes per symbol per second.
+const (
+	MinMaxRate float64 = 0.1
+	MaxMaxRate float64 = 1000
+)
+
+// maxRateParam reads max_rate: absent is 0 (no cap), else a number of
+// quotes per symbol per second from MinMaxRate to MaxMaxRate.
+func maxRateParam(v string) (float64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || len(v) > 16 || !(r >= MinMaxRate && r <= MaxMaxRate) {
+		return 0, errorf(fiber.StatusBadRequest, "bad_max_rate", "max_rate must be a number of quotes per symbol per second from %g to %g", MinMaxRate, MaxMaxRate)
+	}
+	return r, nil
 }
 
 func (s *Server) tooManyStreams() *httpError {

@@ -95,11 +95,12 @@ type subscription struct {
 
 // fakeStream is a hand-written ui.Stream: tests queue bytes with send.
 type fakeStream struct {
-	mu     sync.Mutex
-	queue  []byte
-	closed bool
-	notify func()
-	onSlow func()
+	mu      sync.Mutex
+	queue   []byte
+	closed  bool
+	notify  func()
+	onSlow  func()
+	maxRate float64
 }
 
 func (s *fakeStream) SetNotify(fn func()) {
@@ -110,6 +111,8 @@ func (s *fakeStream) SetNotify(fn func()) {
 }
 
 func (s *fakeStream) OnSlow(fn func()) { s.mu.Lock(); s.onSlow = fn; s.mu.Unlock() }
+
+func (s *fakeStream) SetMaxRate(perSecond float64) { s.mu.Lock(); s.maxRate = perSecond; s.mu.Unlock() }
 
 // send queues b and tells the writer.
 func (s *fakeStream) send(b []byte) {
@@ -187,6 +190,10 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 		{"bad symbol page", "/s/%3Cb%3E", 400, "bad_symbol", []string{"<b>"}, ""},
 		{"huge query", "/api/quotes?symbols=" + strings.Repeat("A,", 5000), 414, "too_long", nil, ""},
 		{"no such asset", "/static/..%2Fserver.go", 404, "not_found", nil, ""},
+		{"max_rate not a number", "/events?symbols=AAPL&max_rate=fast", 400, "bad_max_rate", nil, ""},
+		{"max_rate zero", "/events?symbols=AAPL&max_rate=0", 400, "bad_max_rate", nil, ""},
+		{"max_rate too high", "/events?symbols=AAPL&max_rate=1e9", 400, "bad_max_rate", nil, ""},
+		{"max_rate NaN", "/events?symbols=AAPL&max_rate=NaN", 400, "bad_max_rate", nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,6 +213,35 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 				t.Fatalf("named symbols %q, want %q", body.Error.Symbols, tt.symbols)
 			}
 		})
+	}
+}
+
+// TestMaxRateReachesTheStream: /events?max_rate=2.5 caps the stream it
+// opens (the cap itself is the hub's: stream's TestMaxRate…).
+func TestMaxRateReachesTheStream(t *testing.T) {
+	f := newFake()
+	base, _ := serve(t, ui.Config{}, f)
+	for _, tt := range []struct {
+		query string
+		want  float64
+	}{{"", 0}, {"&max_rate=2.5", 2.5}} {
+		res, err := http.Get(base + "/events?symbols=AAPL" + tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %s", tt.query, res.Status)
+		}
+		res.Body.Close()
+		f.mu.Lock()
+		s := f.streams[len(f.streams)-1]
+		f.mu.Unlock()
+		s.mu.Lock()
+		got := s.maxRate
+		s.mu.Unlock()
+		if got != tt.want {
+			t.Errorf("%q: stream capped at %v, want %v", tt.query, got, tt.want)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"tape"
 	"tape/bench"
 	"tape/stream"
+	"tape/ui"
 )
 
 // benchConfig is one `tape bench` scenario.
@@ -43,22 +45,27 @@ type benchConfig struct {
 	via         string
 	pprofAddr   string
 	cpuProfile  string
+	maxRate     float64
 }
 
 // benchReport is the one JSON line `tape bench` prints.
 type benchReport struct {
-	Target      string       `json:"target"`
-	InProcess   bool         `json:"in_process"`
-	Note        string       `json:"note,omitempty"`
-	Via         string       `json:"via"`
-	Subscribers int          `json:"subscribers"`
-	PerSub      int          `json:"symbols_per_sub"`
-	Symbols     int          `json:"symbols"`
-	Rate        float64      `json:"rate"`
-	DurationS   float64      `json:"duration_s"`
-	Produced    int64        `json:"produced"`
-	EventsPerS  float64      `json:"events_per_s"`
-	Latency     benchLatency `json:"latency_ms"`
+	Target      string  `json:"target"`
+	InProcess   bool    `json:"in_process"`
+	Note        string  `json:"note,omitempty"`
+	Via         string  `json:"via"`
+	Subscribers int     `json:"subscribers"`
+	PerSub      int     `json:"symbols_per_sub"`
+	Symbols     int     `json:"symbols"`
+	Rate        float64 `json:"rate"`
+	MaxRate     float64 `json:"max_rate,omitempty"`
+	// BytesPerEvent is what the streams received (events, snapshots,
+	// heartbeats) per quote event, in bytes.
+	BytesPerEvent float64      `json:"bytes_per_event"`
+	DurationS     float64      `json:"duration_s"`
+	Produced      int64        `json:"produced"`
+	EventsPerS    float64      `json:"events_per_s"`
+	Latency       benchLatency `json:"latency_ms"`
 	bench.Result
 	// KafkaLatency is what a plain consumer of the same topic sees from ts
 	// to receipt: the part of Latency that is not the node's.
@@ -100,6 +107,7 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	fs.IntVar(&c.perSub, "symbols-per-sub", 10, "symbols in each stream")
 	symbols := fs.String("symbols", "10", "the symbol universe: how many (named B00000, B00001, ...) or a comma-separated list; subscriber i takes symbols-per-sub of them from i*symbols-per-sub on")
 	fs.Float64Var(&c.rate, "rate", 100, "quotes a second over all symbols (0: idle streams)")
+	fs.Float64Var(&c.maxRate, "max-rate", 0, "cap every stream at this many quotes per symbol per second (/events?max_rate=); 0: no cap")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "measured time")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "time the producer runs before measuring")
 	fs.StringVar(&c.via, "via", "quotes", "quotes: canonical events straight to the quotes topic (the node alone); raw: Polygon messages to the raw topic (through an ingester)")
@@ -133,6 +141,8 @@ func runBench(ctx context.Context, args []string, env environ) error {
 		return errors.New("bench: want --subscribers ≥ 1 and 1 ≤ --symbols-per-sub ≤ --symbols ≤ 99999")
 	case !(c.rate >= 0 && c.rate <= 1e7), c.duration <= 0, c.warmup < 0: // NaN too
 		return errors.New("bench: --rate must not be negative, --duration must be positive")
+	case c.maxRate != 0 && !(c.maxRate >= ui.MinMaxRate && c.maxRate <= ui.MaxMaxRate):
+		return fmt.Errorf("bench: --max-rate must be 0 or %g to %g", ui.MinMaxRate, ui.MaxMaxRate)
 	case c.target != "" && (c.pprofAddr != "" || c.cpuProfile != ""):
 		return errors.New("bench: --pprof and --cpuprofile profile the in-process node; drop them with --target")
 	}
@@ -146,7 +156,7 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	rep := benchReport{Target: c.target, Via: c.via, Subscribers: c.subscribers, PerSub: c.perSub,
-		Symbols: c.symbols, Rate: c.rate, DurationS: c.duration.Seconds()}
+		Symbols: c.symbols, Rate: c.rate, MaxRate: c.maxRate, DurationS: c.duration.Seconds()}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	nodeDone := make(chan error, 2)
@@ -176,7 +186,10 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	}
 	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
 
-	base := time.Now().Unix() * 1_000_000 // larger than any earlier run's numbers
+	// Numbers start past any earlier run's: milliseconds since a recent
+	// epoch, so that a size of that many whole shares still fits a
+	// tape.Size (at most 92,233,720,368 shares: until 2028).
+	base := time.Now().UnixMilli() - benchEpochMilli
 	prod := newBenchProducer(c, brokers, universe, base)
 	// A node refuses streams for symbols it has never seen: give each one
 	// quote (numbered base, which clients ignore) before subscribing.
@@ -185,7 +198,7 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	}
 	before, _ := bench.ReadProc(pid)
 	load, err := bench.Start(ctx, bench.Config{
-		Target: rep.Target, Subscribers: c.subscribers, Base: base,
+		Target: rep.Target, Subscribers: c.subscribers, Base: base, Query: maxRateQuery(c.maxRate),
 		Symbols: func(i int) []string {
 			out := make([]string, c.perSub)
 			for j := range out {
@@ -279,6 +292,9 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	rep.Result = res
 	rep.Produced = prod.sent
 	rep.EventsPerS = round(float64(res.Events)/elapsed.Seconds(), 1)
+	if res.AllEvents > 0 {
+		rep.BytesPerEvent = round(float64(res.Bytes)/float64(res.AllEvents), 1)
+	}
 	ms := func(d time.Duration) float64 { return round(float64(d.Microseconds())/1000, 3) }
 	lat := func(h *bench.Histogram) benchLatency {
 		return benchLatency{P50: ms(h.Quantile(0.50)), P99: ms(h.Quantile(0.99)),
@@ -383,10 +399,19 @@ func startBenchNode(ctx context.Context, c benchConfig, brokers []string, env en
 	}
 	id := fmt.Sprintf("bench-%d", time.Now().UnixNano()%1_000_000_000)
 	addr := make(chan string, 1)
-	nc := nodeConfig{brokers: c.brokers, names: c.names, addr: "127.0.0.1:0", nodeID: id, logLevel: "warn"}
+	// The node's defaults are serve's, from its own flags.
+	var nc nodeConfig
+	nfs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	nc.register(nfs)
+	if err := nfs.Parse(nil); err != nil {
+		return "", err
+	}
+	nc.brokers, nc.names, nc.addr, nc.nodeID, nc.logLevel = c.brokers, c.names, "127.0.0.1:0", id, "warn"
+	nc.drain = 0 // the streams are the bench's own: no need to spread their closing
 	nc.heartbeat = 15 * time.Second
 	nc.hub.MaxSubscribers = max(stream.DefaultMaxSubscribers, c.subscribers+16)
 	nc.perIP = c.subscribers + 16 // every stream comes from this one address
+	nc.opens = 1_000_000          // and opens in one burst
 	nc.unknown = true
 	nenv := env
 	nenv.ready = func(name, a string) {
@@ -520,6 +545,9 @@ func (p *benchProducer) message(i int, seq int64, now time.Time) kafka.Message {
 	return kafka.Message{Key: []byte(sym), Value: ev.AppendJSON(nil)}
 }
 
+// benchEpochMilli (2025-10-09) is where the producer's numbering starts.
+const benchEpochMilli = 1_760_000_000_000
+
 // benchTick is how often the producer sends what has come due.
 const benchTick = time.Millisecond
 
@@ -561,4 +589,12 @@ func (p *benchProducer) last() map[string]int64 {
 		out[sym] = p.base + p.seq[i]
 	}
 	return out
+}
+
+// maxRateQuery is the stream URL's max_rate parameter for r, if any.
+func maxRateQuery(r float64) string {
+	if r <= 0 {
+		return ""
+	}
+	return "&max_rate=" + strconv.FormatFloat(r, 'g', -1, 64)
 }
