@@ -46,6 +46,9 @@ type benchConfig struct {
 	pprofAddr   string
 	cpuProfile  string
 	maxRate     float64
+	reference   bool
+	serveRef    string // the reference writer's own listen address (child)
+	refBase     int64
 }
 
 // benchReport is the one JSON line `tape bench` prints.
@@ -71,7 +74,10 @@ type benchReport struct {
 	// to receipt: the part of Latency that is not the node's.
 	KafkaLatency benchLatency `json:"kafka_latency_ms"`
 	Server       benchProc    `json:"server"`
-	Client       benchProc    `json:"client"`
+	// Reference is the bare-socket writer's run with the same load
+	// (--reference).
+	Reference *refReport `json:"reference,omitempty"`
+	Client    benchProc  `json:"client"`
 	// LoadAvg is the machine's 1-minute load average before and after:
 	// other work on the machine shows here.
 	LoadAvg []float64 `json:"loadavg"`
@@ -93,6 +99,7 @@ type benchProc struct {
 	RSSConnectedKB int64   `json:"rss_connected_kb,omitempty"` // every stream open, before the load
 	RSSAfterKB     int64   `json:"rss_after_kb,omitempty"`     // after the load, streams still open
 	RSSPerConnKB   float64 `json:"rss_per_conn_kb,omitempty"`  // (connected - before) / streams
+	USPerDelivery  float64 `json:"us_per_delivery,omitempty"`  // CPU µs per quote event received
 	Threads        int     `json:"threads,omitempty"`
 }
 
@@ -108,6 +115,9 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	symbols := fs.String("symbols", "10", "the symbol universe: how many (named B00000, B00001, ...) or a comma-separated list; subscriber i takes symbols-per-sub of them from i*symbols-per-sub on")
 	fs.Float64Var(&c.rate, "rate", 100, "quotes a second over all symbols (0: idle streams)")
 	fs.Float64Var(&c.maxRate, "max-rate", 0, "cap every stream at this many quotes per symbol per second (/events?max_rate=); 0: no cap")
+	fs.BoolVar(&c.reference, "reference", false, "after the node, run a bare-socket reference writer (a child process: one pre-encoded write per delivery) with the same load and report both CPU costs per delivery and their ratio")
+	fs.StringVar(&c.serveRef, "serve-reference", "", "internal: be the reference writer on this address")
+	fs.Int64Var(&c.refBase, "reference-base", 0, "internal: the reference writer's first sequence number")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "measured time")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "time the producer runs before measuring")
 	fs.StringVar(&c.via, "via", "quotes", "quotes: canonical events straight to the quotes topic (the node alone); raw: Polygon messages to the raw topic (through an ingester)")
@@ -134,6 +144,9 @@ func runBench(ctx context.Context, args []string, env environ) error {
 		}
 	}
 	c.symbols = len(universe)
+	if c.serveRef != "" {
+		return serveReference(ctx, c.serveRef, universe, c.rate, c.refBase, env.stdout)
+	}
 	switch {
 	case c.via != "quotes" && c.via != "raw":
 		return errors.New("bench: --via must be quotes or raw")
@@ -313,6 +326,20 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	if !rep.InProcess {
 		rep.Client = benchProc{CPUSeconds: round((self1.CPU - self0.CPU).Seconds(), 2),
 			Cores: round((self1.CPU-self0.CPU).Seconds()/elapsed.Seconds(), 3)}
+	}
+	if res.Events > 0 {
+		rep.Server.USPerDelivery = round(float64((srv1.CPU-srv0.CPU).Microseconds())/float64(res.Events), 3)
+	}
+	if c.reference {
+		rr, err := runReference(ctx, c, universe)
+		if err != nil {
+			return err
+		}
+		if rr.USPerDelivery > 0 {
+			rr.RatioNodeToRef = round(rep.Server.USPerDelivery/rr.USPerDelivery, 2)
+		}
+		rep.Reference = &rr
+		rep.LoadAvg = append(rep.LoadAvg, loadAvg())
 	}
 	line, err := json.Marshal(rep)
 	if err != nil {
