@@ -226,7 +226,13 @@ var (
 	keySymbol = []byte(`"symbol":"`)
 	keySize   = []byte(`"bid_size":`)
 	keyTS     = []byte(`"ts":"`)
+	// The same fields in a delta event (encoding=delta).
+	fullKeys  = quoteKeys{keySymbol, keySize, keyTS}
+	deltaKeys = quoteKeys{[]byte(`"s":"`), []byte(`"bs":`), []byte(`"t":"`)}
 )
+
+// quoteKeys are where a quote event has the fields the load reads.
+type quoteKeys struct{ symbol, size, ts []byte }
 
 // event handles one event and reports whether it was the snapshot.
 func (l *Load) event(s *sub, ev []byte, now time.Time) (snapshot bool) {
@@ -249,7 +255,11 @@ func (l *Load) event(s *sub, ev []byte, now time.Time) (snapshot bool) {
 	}
 	switch string(name) {
 	case "quote":
-		l.quote(s, data, now)
+		l.quote(s, data, now, fullKeys)
+	case "":
+		if data != nil { // a delta: a quote event without a name
+			l.quote(s, data, now, deltaKeys)
+		}
 	case "snapshot":
 		l.snapshots.Add(1)
 		// Each quote object is flat: its bid_size follows its symbol.
@@ -273,11 +283,11 @@ func (l *Load) event(s *sub, ev []byte, now time.Time) (snapshot bool) {
 	return false
 }
 
-func (l *Load) quote(s *sub, data []byte, now time.Time) {
+func (l *Load) quote(s *sub, data []byte, now time.Time, keys quoteKeys) {
 	l.all.Add(1)
-	sym, _ := field(data, keySymbol, '"')
+	sym, _ := field(data, keys.symbol, '"')
 	k := s.index(sym)
-	seqb, ok := field(data, keySize, ',')
+	seqb, ok := field(data, keys.size, ',')
 	if k < 0 || !ok {
 		return
 	}
@@ -297,7 +307,7 @@ func (l *Load) quote(s *sub, data []byte, now time.Time) {
 		return
 	}
 	l.events.Add(1)
-	if tsb, ok := field(data, keyTS, '"'); ok {
+	if tsb, ok := field(data, keys.ts, '"'); ok {
 		if ts, ok := parseTS(tsb); ok {
 			l.Latency.Record(now.Sub(ts))
 		}

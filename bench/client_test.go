@@ -33,3 +33,21 @@ func TestLoadCountsQuotesAsTheNodeWritesThem(t *testing.T) {
 		t.Fatalf("events, gaps, duplicates = %v, want [2 1 1]", got)
 	}
 }
+
+// TestLoadCountsDeltas: a delta event (no name, short keys) is counted
+// like a full quote.
+func TestLoadCountsDeltas(t *testing.T) {
+	l := &Load{cfg: Config{Base: 100}}
+	l.recording.Store(true)
+	s := &sub{syms: []string{"AAPL"}, last: []int64{101}}
+	now := time.Now()
+	for _, seq := range []int64{102, 103} {
+		prev := tape.Quote{Symbol: "AAPL", BidSize: tape.Size(seq-1) * 100_000_000, Time: now}
+		q := prev
+		q.BidSize, q.Time = tape.Size(seq)*100_000_000, now.Add(time.Millisecond)
+		l.event(s, append(append([]byte("id: x\ndata: "), q.AppendDelta(nil, &prev)...), '\n'), now)
+	}
+	if got := [3]int64{l.events.Load(), l.gaps.Load(), s.last[0]}; got != [3]int64{2, 0, 103} {
+		t.Fatalf("events, gaps, last = %v, want [2 0 103]", got)
+	}
+}

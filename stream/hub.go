@@ -209,13 +209,14 @@ type Hub struct {
 	seq         uint64
 	symbols     universe
 	hist        history
-	subs        map[tape.Symbol]map[*Subscriber]struct{}
+	subs        map[tape.Symbol]map[*Subscriber]int32 // the symbol's index in the subscriber's list
 	nsubs       int
 	conflating  map[*Subscriber]struct{} // subscribers that may hold conflated events
 	feedErr     error                    // why the quotes topic cannot be read; nil while it can
 	feedSince   time.Time
 	scratch     []byte
 	idBuf       []byte
+	prevQuote   tape.Quote
 	arena       arena
 	vec         []int64
 	// While deferring (ApplyBatch), subscribers to notify are collected
@@ -235,6 +236,7 @@ type Stats struct {
 	Stale      atomic.Int64 // events older than the symbol's current quote, kept out of it
 	Delivered  atomic.Int64 // events queued to subscribers
 	Conflated  atomic.Int64 // events replaced by a newer one for a slow subscriber
+	Deltas     atomic.Int64 // quote events sent as deltas (Options.Delta)
 	Slow       atomic.Int64 // subscribers disconnected for stalling
 	Resumed    atomic.Int64 // streams resumed from a token
 	Snapshots  atomic.Int64 // streams that began with a snapshot
@@ -260,7 +262,7 @@ func NewHub(cfg Config, enc Encoder) (*Hub, error) {
 		enc:        enc,
 		symbols:    newUniverse(),
 		hist:       history{ring: make([]*frame, min(cfg.HistorySize, 1024))},
-		subs:       make(map[tape.Symbol]map[*Subscriber]struct{}),
+		subs:       make(map[tape.Symbol]map[*Subscriber]int32),
 		conflating: make(map[*Subscriber]struct{}),
 		stop:       make(chan struct{}),
 	}
@@ -333,7 +335,8 @@ func (h *Hub) Seed(q tape.Quote) {
 	if !older(&q, &st.quote) {
 		// The seed is not marked framed: the history read next still
 		// reaches the history, but no older record replaces the seed.
-		st.quote = q
+		// No stream holds it, so no delta may follow it (live 0).
+		st.quote, st.live = q, 0
 	}
 }
 
@@ -479,7 +482,13 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 		st.framed = q.Seq
 	}
 	live := !older(q, &st.quote)
+	prevLive := st.live
+	var prev *tape.Quote // what the symbol's subscribers hold, for deltas
 	if live {
+		if len(h.subs[q.Symbol]) > 0 {
+			h.prevQuote = st.quote
+			prev = &h.prevQuote
+		}
 		st.quote = *q
 		st.record(*q)
 	} else {
@@ -499,9 +508,40 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	if !live {
 		return
 	}
-	for sub := range h.subs[q.Symbol] {
-		h.deliverLocked(sub, f, now)
+	st.live = f.seq
+	var d *frame // the delta from prev, made for the first stream that takes it
+	for sub, i := range h.subs[q.Symbol] {
+		if !sub.delta {
+			h.deliverLocked(sub, f, now)
+			continue
+		}
+		// A delta only follows the quote it was made from; the floor of
+		// a resume re-encodes ids, which deltas do not take.
+		useDelta := sub.floor == nil && prevLive != 0 && sub.last[i] == prevLive && !sub.holds(f.key)
+		sub.last[i] = f.seq
+		if sub.floor != nil {
+			sub.last[i] = 0
+		}
+		if !useDelta {
+			h.deliverLocked(sub, f, now)
+			continue
+		}
+		if d == nil {
+			d = h.deltaFrameLocked(f, q, prev)
+		}
+		h.stats.Deltas.Add(1)
+		h.deliverLocked(sub, d, now)
 	}
+}
+
+// deltaFrameLocked encodes the delta event from prev to q, whose full
+// event is f: the same id and position, no event name (an SSE "message").
+func (h *Hub) deltaFrameLocked(f *frame, q, prev *tape.Quote) *frame {
+	h.scratch = q.AppendDelta(h.scratch[:0], prev)
+	d := h.arena.frame()
+	encodeFrame(d, &h.arena, h.enc, "", f.id(), h.scratch)
+	d.seq, d.partition, d.offset, d.key, d.at = f.seq, f.partition, f.offset, f.key, f.at
+	return d
 }
 
 // older reports whether a is an earlier state of its symbol than b: an
@@ -670,6 +710,21 @@ func (h *Hub) Recent(sym tape.Symbol) []tape.Quote {
 // with a snapshot event; otherwise with the events the client missed.
 // The hub keeps its own copies of the symbols and the id.
 func (h *Hub) Subscribe(symbols []tape.Symbol, lastEventID string) (*Subscriber, error) {
+	return h.SubscribeWith(symbols, lastEventID, Options{})
+}
+
+// Options are a stream's choices.
+type Options struct {
+	// Delta asks for delta events (tape.Quote.AppendDelta) where the
+	// client holds the symbol's previous quote, full quotes elsewhere.
+	Delta bool
+	// MaxRate caps the stream's quotes per symbol per second
+	// (Subscriber.SetMaxRate); 0 for none.
+	MaxRate float64
+}
+
+// SubscribeWith is Subscribe with options.
+func (h *Hub) SubscribeWith(symbols []tape.Symbol, lastEventID string, opts Options) (*Subscriber, error) {
 	if len(symbols) > h.cfg.MaxSymbols {
 		return nil, fmt.Errorf("stream: %d symbols, limit %d: %w", len(symbols), h.cfg.MaxSymbols, tape.ErrTooMany)
 	}
@@ -689,6 +744,10 @@ func (h *Hub) Subscribe(symbols []tape.Symbol, lastEventID string) (*Subscriber,
 		return nil, ErrFull
 	}
 	sub := newSubscriber(h, own)
+	sub.SetMaxRate(opts.MaxRate)
+	if opts.Delta {
+		sub.delta, sub.last = true, make([]uint64, len(own))
+	}
 	now := time.Now()
 	reason := ReasonNew
 	if len(token) > 0 {
@@ -697,19 +756,25 @@ func (h *Hub) Subscribe(symbols []tape.Symbol, lastEventID string) (*Subscriber,
 	if reason != "" {
 		h.stats.Snapshots.Add(1)
 		sub.push(h.snapshotLocked(own, reason), now, h.cfg)
+		// The client holds what the snapshot says: deltas may follow.
+		for i := range sub.last {
+			if st := h.symbols.get(own[i]); st != nil && !st.quote.Time.IsZero() {
+				sub.last[i] = st.live
+			}
+		}
 	} else {
 		h.stats.Resumed.Add(1)
 	}
 	if h.feedErr != nil {
 		sub.push(h.statusFrameLocked(), now, h.cfg)
 	}
-	for _, s := range own {
+	for i, s := range own {
 		m := h.subs[s]
 		if m == nil {
-			m = make(map[*Subscriber]struct{})
+			m = make(map[*Subscriber]int32)
 			h.subs[s] = m
 		}
-		m[sub] = struct{}{}
+		m[sub] = int32(i)
 	}
 	h.nsubs++
 	h.stats.Subscribed.Add(1)

@@ -21,6 +21,11 @@ type Subscriber struct {
 	// floor is the token this stream resumed from, until this node's
 	// offsets pass it. Guarded by hub.mu.
 	floor []int64
+	// With Options.Delta, last holds per symbol (in symbols' order) the
+	// hub sequence number of the last quote queued for the client, 0
+	// when unknown. Guarded by hub.mu; delta never changes.
+	delta bool
+	last  []uint64
 
 	mu sync.Mutex // guards the fields below
 	// queue holds events in order, at most Config.SubscriberBuffer.
@@ -179,6 +184,15 @@ func (s *Subscriber) released() {
 	if len(s.pending) > 0 {
 		s.signalLocked()
 	}
+}
+
+// holds reports whether an event of key waits in pending (conflation):
+// the next event of key replaces it, so it cannot be a delta.
+func (s *Subscriber) holds(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.pending[key]
+	return ok
 }
 
 // Results of stalled.

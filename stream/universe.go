@@ -16,6 +16,9 @@ type symbolState struct {
 	// repeats after a crash.
 	quote  tape.Quote
 	framed tape.Seq
+	// live is the hub sequence number of the frame that made quote (0
+	// when quote came from elsewhere, a seed): a delta follows only it.
+	live uint64
 	// recent is a ring of the last RecentTicks quotes, for charts.
 	recent     []tape.Quote
 	recentNext int

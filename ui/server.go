@@ -61,7 +61,7 @@ type Quotes interface {
 	// Recent returns the last quotes of one symbol, oldest first.
 	Recent(symbol tape.Symbol) []tape.Quote
 	// Subscribe opens a stream, resuming from lastEventID when it can.
-	Subscribe(symbols []tape.Symbol, lastEventID string) (Stream, error)
+	Subscribe(symbols []tape.Symbol, lastEventID string, opts StreamOptions) (Stream, error)
 	// Ready reports whether the node has caught up.
 	Ready() bool
 	// FeedStale reports since when and why the node's quotes are stale
@@ -78,13 +78,20 @@ type Stream interface {
 	// OnSlow sets a function called when the stream is ended because the
 	// client does not read: it closes the connection.
 	OnSlow(fn func())
-	// SetMaxRate caps the stream at perSecond quotes per symbol per
-	// second, conflated to the latest of each symbol; 0 for no cap.
-	SetMaxRate(perSecond float64)
 	// WriteTo writes the waiting events; an error ends the stream.
 	WriteTo(w io.Writer) (int64, error)
 	// Close releases the stream.
 	Close()
+}
+
+// StreamOptions are what a client chose for its stream.
+type StreamOptions struct {
+	// Delta: quote events after the first of a symbol carry only what
+	// changed (encoding=delta; tape.AppendDelta).
+	Delta bool
+	// MaxRate caps the stream at that many quotes per symbol per second,
+	// each the latest of its symbol (max_rate); 0 for no cap.
+	MaxRate float64
 }
 
 // Config configures a Server. Zero fields take defaults.
@@ -363,7 +370,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	maxRate, err := maxRateParam(c.Query("max_rate"))
+	opts, err := streamOptions(c.Query("encoding"), c.Query("max_rate"))
 	if err != nil {
 		return err
 	}
@@ -401,7 +408,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 	// the request can leak a slot.
 	chunked := c.Request().Header.IsHTTP11()
 	takeOver(c, chunked, func(conn net.Conn, head []byte) {
-		s.openStream(conn, head, syms, lastID, maxRate, client, chunked)
+		s.openStream(conn, head, syms, lastID, opts, client, chunked)
 	})
 	return nil
 }
@@ -415,7 +422,7 @@ func setStreamHeaders(c *fiber.Ctx) {
 
 // openStream subscribes and hands the connection to the writer pool; on
 // failure it answers with the error and closes the connection.
-func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, lastID string, maxRate float64, client netip.Addr, chunked bool) {
+func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, lastID string, opts StreamOptions, client netip.Addr, chunked bool) {
 	var sub Stream
 	acquired, started := false, false
 	defer func() {
@@ -437,14 +444,11 @@ func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, last
 	}
 	acquired = true
 	var err error
-	if sub, err = s.quotes.Subscribe(syms, lastID); err != nil {
+	if sub, err = s.quotes.Subscribe(syms, lastID, opts); err != nil {
 		sub = nil
 		s.clients.release(client)
 		s.writeRawError(conn, s.fail(err))
 		return
-	}
-	if maxRate > 0 {
-		sub.SetMaxRate(maxRate)
 	}
 	if err := s.startStream(conn, head, sub, client, chunked); err != nil {
 		s.cfg.Logger.Error("ui: cannot stream", "err", err)
@@ -462,17 +466,27 @@ const (
 	MaxMaxRate float64 = 1000
 )
 
-// maxRateParam reads max_rate: absent is 0 (no cap), else a number of
-// quotes per symbol per second from MinMaxRate to MaxMaxRate.
-func maxRateParam(v string) (float64, error) {
-	if v == "" {
-		return 0, nil
+// streamOptions reads a stream's parameters: encoding full (the
+// default) or delta; max_rate absent (no cap) or a number of quotes per
+// symbol per second from MinMaxRate to MaxMaxRate.
+func streamOptions(encoding, maxRate string) (StreamOptions, error) {
+	var o StreamOptions
+	switch encoding {
+	case "", "full":
+	case "delta":
+		o.Delta = true
+	default:
+		return o, errorf(fiber.StatusBadRequest, "bad_encoding", "encoding must be full or delta")
 	}
-	r, err := strconv.ParseFloat(v, 64)
-	if err != nil || len(v) > 16 || !(r >= MinMaxRate && r <= MaxMaxRate) {
-		return 0, errorf(fiber.StatusBadRequest, "bad_max_rate", "max_rate must be a number of quotes per symbol per second from %g to %g", MinMaxRate, MaxMaxRate)
+	if maxRate == "" {
+		return o, nil
 	}
-	return r, nil
+	r, err := strconv.ParseFloat(maxRate, 64)
+	if err != nil || len(maxRate) > 16 || !(r >= MinMaxRate && r <= MaxMaxRate) {
+		return o, errorf(fiber.StatusBadRequest, "bad_max_rate", "max_rate must be a number of quotes per symbol per second from %g to %g", MinMaxRate, MaxMaxRate)
+	}
+	o.MaxRate = r
+	return o, nil
 }
 
 func (s *Server) tooManyStreams() *httpError {

@@ -75,14 +75,14 @@ func (f *fakeQuotes) Page(after tape.Symbol, limit int) ([]tape.Quote, bool) {
 	return out, len(syms) > limit
 }
 
-func (f *fakeQuotes) Subscribe(syms []tape.Symbol, lastID string) (ui.Stream, error) {
+func (f *fakeQuotes) Subscribe(syms []tape.Symbol, lastID string, opts ui.StreamOptions) (ui.Stream, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
 	f.subscribed = append(f.subscribed, subscription{syms, lastID})
-	s := &fakeStream{}
+	s := &fakeStream{opts: opts}
 	s.queue = []byte("event: snapshot\ndata: {}\n\n")
 	f.streams = append(f.streams, s)
 	return s, nil
@@ -95,12 +95,12 @@ type subscription struct {
 
 // fakeStream is a hand-written ui.Stream: tests queue bytes with send.
 type fakeStream struct {
-	mu      sync.Mutex
-	queue   []byte
-	closed  bool
-	notify  func()
-	onSlow  func()
-	maxRate float64
+	mu     sync.Mutex
+	queue  []byte
+	closed bool
+	notify func()
+	onSlow func()
+	opts   ui.StreamOptions // immutable
 }
 
 func (s *fakeStream) SetNotify(fn func()) {
@@ -111,8 +111,6 @@ func (s *fakeStream) SetNotify(fn func()) {
 }
 
 func (s *fakeStream) OnSlow(fn func()) { s.mu.Lock(); s.onSlow = fn; s.mu.Unlock() }
-
-func (s *fakeStream) SetMaxRate(perSecond float64) { s.mu.Lock(); s.maxRate = perSecond; s.mu.Unlock() }
 
 // send queues b and tells the writer.
 func (s *fakeStream) send(b []byte) {
@@ -194,6 +192,7 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 		{"max_rate zero", "/events?symbols=AAPL&max_rate=0", 400, "bad_max_rate", nil, ""},
 		{"max_rate too high", "/events?symbols=AAPL&max_rate=1e9", 400, "bad_max_rate", nil, ""},
 		{"max_rate NaN", "/events?symbols=AAPL&max_rate=NaN", 400, "bad_max_rate", nil, ""},
+		{"unknown encoding", "/events?symbols=AAPL&encoding=gzip", 400, "bad_encoding", nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,15 +215,17 @@ func TestBadRequestsGetClearErrors(t *testing.T) {
 	}
 }
 
-// TestMaxRateReachesTheStream: /events?max_rate=2.5 caps the stream it
-// opens (the cap itself is the hub's: stream's TestMaxRate…).
-func TestMaxRateReachesTheStream(t *testing.T) {
+// TestStreamOptionsReachTheStream: /events?max_rate=2.5&encoding=delta
+// opens a stream capped and with deltas (both are the hub's: stream's
+// TestMaxRate… and TestDelta…).
+func TestStreamOptionsReachTheStream(t *testing.T) {
 	f := newFake()
 	base, _ := serve(t, ui.Config{}, f)
 	for _, tt := range []struct {
 		query string
-		want  float64
-	}{{"", 0}, {"&max_rate=2.5", 2.5}} {
+		want  ui.StreamOptions
+	}{{"", ui.StreamOptions{}}, {"&max_rate=2.5", ui.StreamOptions{MaxRate: 2.5}},
+		{"&encoding=delta", ui.StreamOptions{Delta: true}}, {"&encoding=full&max_rate=1000", ui.StreamOptions{MaxRate: 1000}}} {
 		res, err := http.Get(base + "/events?symbols=AAPL" + tt.query)
 		if err != nil {
 			t.Fatal(err)
@@ -236,11 +237,8 @@ func TestMaxRateReachesTheStream(t *testing.T) {
 		f.mu.Lock()
 		s := f.streams[len(f.streams)-1]
 		f.mu.Unlock()
-		s.mu.Lock()
-		got := s.maxRate
-		s.mu.Unlock()
-		if got != tt.want {
-			t.Errorf("%q: stream capped at %v, want %v", tt.query, got, tt.want)
+		if s.opts != tt.want {
+			t.Errorf("%q: stream options %+v, want %+v", tt.query, s.opts, tt.want)
 		}
 	}
 }

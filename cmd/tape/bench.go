@@ -46,6 +46,7 @@ type benchConfig struct {
 	pprofAddr   string
 	cpuProfile  string
 	maxRate     float64
+	encoding    string
 	reference   bool
 	serveRef    string // the reference writer's own listen address (child)
 	refBase     int64
@@ -115,6 +116,7 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	symbols := fs.String("symbols", "10", "the symbol universe: how many (named B00000, B00001, ...) or a comma-separated list; subscriber i takes symbols-per-sub of them from i*symbols-per-sub on")
 	fs.Float64Var(&c.rate, "rate", 100, "quotes a second over all symbols (0: idle streams)")
 	fs.Float64Var(&c.maxRate, "max-rate", 0, "cap every stream at this many quotes per symbol per second (/events?max_rate=); 0: no cap")
+	fs.StringVar(&c.encoding, "encoding", "full", "the streams' encoding: full quotes, or delta (/events?encoding=delta)")
 	fs.BoolVar(&c.reference, "reference", false, "after the node, run a bare-socket reference writer (a child process: one pre-encoded write per delivery) with the same load and report both CPU costs per delivery and their ratio")
 	fs.StringVar(&c.serveRef, "serve-reference", "", "internal: be the reference writer on this address")
 	fs.Int64Var(&c.refBase, "reference-base", 0, "internal: the reference writer's first sequence number")
@@ -154,6 +156,8 @@ func runBench(ctx context.Context, args []string, env environ) error {
 		return errors.New("bench: want --subscribers ≥ 1 and 1 ≤ --symbols-per-sub ≤ --symbols ≤ 99999")
 	case !(c.rate >= 0 && c.rate <= 1e7), c.duration <= 0, c.warmup < 0: // NaN too
 		return errors.New("bench: --rate must not be negative, --duration must be positive")
+	case c.encoding != "full" && c.encoding != "delta":
+		return errors.New("bench: --encoding must be full or delta")
 	case c.maxRate != 0 && !(c.maxRate >= ui.MinMaxRate && c.maxRate <= ui.MaxMaxRate):
 		return fmt.Errorf("bench: --max-rate must be 0 or %g to %g", ui.MinMaxRate, ui.MaxMaxRate)
 	case c.target != "" && (c.pprofAddr != "" || c.cpuProfile != ""):
@@ -211,7 +215,7 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	}
 	before, _ := bench.ReadProc(pid)
 	load, err := bench.Start(ctx, bench.Config{
-		Target: rep.Target, Subscribers: c.subscribers, Base: base, Query: maxRateQuery(c.maxRate),
+		Target: rep.Target, Subscribers: c.subscribers, Base: base, Query: streamQuery(c),
 		Symbols: func(i int) []string {
 			out := make([]string, c.perSub)
 			for j := range out {
@@ -618,10 +622,11 @@ func (p *benchProducer) last() map[string]int64 {
 	return out
 }
 
-// maxRateQuery is the stream URL's max_rate parameter for r, if any.
-func maxRateQuery(r float64) string {
-	if r <= 0 {
-		return ""
+// streamQuery is what the stream URLs add for --encoding and --max-rate.
+func streamQuery(c benchConfig) string {
+	q := "&encoding=" + c.encoding
+	if c.maxRate > 0 {
+		q += "&max_rate=" + strconv.FormatFloat(c.maxRate, 'g', -1, 64)
 	}
-	return "&max_rate=" + strconv.FormatFloat(r, 'g', -1, 64)
+	return q
 }

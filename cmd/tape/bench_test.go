@@ -41,6 +41,14 @@ func TestBenchMeasuresWhatStreamsReceive(t *testing.T) {
 	// 400 quotes a second over 10 symbols is 40 a symbol; capped at 2,
 	// 20 streams × 5 symbols get at most 2 a second each over the 2 s
 	// measured (one more at each edge).
+	// Deltas: the same quotes, none missed or repeated, in fewer bytes.
+	delta := run("--encoding", "delta")
+	if delta.Result.Events == 0 || delta.Result.Gaps != 0 || delta.Result.Dups != 0 {
+		t.Fatalf("with deltas: events %d, gaps %d, duplicates %d", delta.Result.Events, delta.Result.Gaps, delta.Result.Dups)
+	}
+	if delta.BytesPerEvent >= rep.BytesPerEvent/2 {
+		t.Errorf("with deltas %v bytes per event, full quotes %v: want less than half", delta.BytesPerEvent, rep.BytesPerEvent)
+	}
 	capped := run("--max-rate", "2")
 	if limit := int64(20 * 5 * (2*2 + 2)); capped.Result.Events == 0 || capped.Result.Events > limit {
 		t.Fatalf("with --max-rate 2: %d quote events, want 1 to %d", capped.Result.Events, limit)

@@ -239,8 +239,8 @@ func (h hubQuotes) FeedStale() (time.Time, string) {
 	return since, "broker unreachable"
 }
 
-func (h hubQuotes) Subscribe(symbols []tape.Symbol, lastEventID string) (ui.Stream, error) {
-	sub, err := h.Hub.Subscribe(symbols, lastEventID)
+func (h hubQuotes) Subscribe(symbols []tape.Symbol, lastEventID string, opts ui.StreamOptions) (ui.Stream, error) {
+	sub, err := h.Hub.SubscribeWith(symbols, lastEventID, stream.Options{Delta: opts.Delta, MaxRate: opts.MaxRate})
 	if err != nil {
 		return nil, err
 	}
