@@ -1,5 +1,7 @@
 package tape
 
+import "strconv"
+
 // Delta events carry only what changed in a symbol's quote since the
 // previous quote of the same symbol, for streams that ask for them
 // (/events?encoding=delta): most updates move one side of the book and
@@ -20,14 +22,20 @@ package tape
 //	v    volume                 o    open
 //	h    high                   lo   low
 //	st   state                  d    day
-//	t    ts                     src  source
+//	t    ts (below)             src  source
+//
+// A ts is 30 characters of which only the last few usually change, so t
+// is "N:TAIL": the new ts is the first N characters of the held ts
+// followed by TAIL ("20:223456789Z" after "2026-11-20T14:30:01.123456789Z"
+// is 2026-11-20T14:30:01.223456789Z).
 //
 // origin and seq are not in deltas: they change with every event and are
 // for operators, who read full quotes (/api/quotes).
 //
-// Example: {"s":"AAPL","b":"187.43","bs":"200","t":"2026-11-20T14:30:01.123000000Z"}
+// Example: {"s":"AAPL","b":"187.43","bs":"200","t":"20:124Z"}
 
-// DeltaKeys maps each short key of a delta to the full quote's key.
+// DeltaKeys maps each short key of a delta to the full quote's key (t's
+// value is a tail: ApplyTimeTail).
 var DeltaKeys = map[string]string{
 	"s": "symbol", "k": "kind", "b": "bid", "a": "ask", "bs": "bid_size", "as": "ask_size",
 	"l": "last", "ls": "last_size", "v": "volume", "o": "open", "h": "high", "lo": "low",
@@ -80,8 +88,16 @@ func (q *Quote) AppendDelta(dst []byte, prev *Quote) []byte {
 		}
 	}
 	if !q.Time.Equal(prev.Time) {
+		var a, b [32]byte
+		now, was := AppendTime(a[:0], q.Time), AppendTime(b[:0], prev.Time)
+		keep := 0
+		for keep < len(now) && keep < len(was) && now[keep] == was[keep] {
+			keep++
+		}
 		dst = append(dst, `,"t":"`...)
-		dst = AppendTime(dst, q.Time)
+		dst = strconv.AppendInt(dst, int64(keep), 10)
+		dst = append(dst, ':')
+		dst = append(dst, now[keep:]...)
 		dst = append(dst, '"')
 	}
 	if q.Source != prev.Source {
@@ -89,4 +105,21 @@ func (q *Quote) AppendDelta(dst []byte, prev *Quote) []byte {
 		dst = appendString(dst, q.Source)
 	}
 	return append(dst, '}')
+}
+
+// ApplyTimeTail returns the ts a delta's t value ("N:TAIL") makes of the
+// held ts, and false if tail is malformed or does not fit held.
+func ApplyTimeTail(held, tail string) (string, bool) {
+	i := 0
+	for i < len(tail) && i < 3 && tail[i] >= '0' && tail[i] <= '9' {
+		i++
+	}
+	if i == 0 || i >= len(tail) || tail[i] != ':' {
+		return "", false
+	}
+	n, _ := strconv.Atoi(tail[:i])
+	if n > len(held) {
+		return "", false
+	}
+	return held[:n] + tail[i+1:], true
 }

@@ -54,7 +54,7 @@ func TestDeltaAppliedToThePreviousQuoteGivesTheQuote(t *testing.T) {
 				q.Source = []string{"polygon", "fix", "a \"quoted\" <source>"}[r.IntN(3)]
 			}
 		}
-		q.Time = q.Time.Add(time.Duration(r.IntN(3)) * time.Millisecond)
+		q.Time = q.Time.Add([]time.Duration{0, 1, time.Millisecond, time.Second, time.Hour, 400 * 24 * time.Hour}[r.IntN(6)])
 		q.Origin, q.Seq = "feeds.raw/0/1/0", tape.Seq{Offset: int64(i)}
 
 		var held, want, delta map[string]any
@@ -66,6 +66,11 @@ func TestDeltaAppliedToThePreviousQuoteGivesTheQuote(t *testing.T) {
 			full, ok := tape.DeltaKeys[k]
 			if !ok {
 				t.Fatalf("delta %s has unknown key %q", d, k)
+			}
+			if k == "t" {
+				if v, ok = tape.ApplyTimeTail(held["ts"].(string), v.(string)); !ok {
+					t.Fatalf("delta %s: bad ts tail", d)
+				}
 			}
 			held[full] = v
 		}
@@ -93,7 +98,7 @@ func TestDeltaIsSmall(t *testing.T) {
 		BidSize: tape.MustSize("100"), Volume: tape.MustSize("125000"), Time: t0, Source: "polygon"}
 	q := prev
 	q.Bid, q.Time = tape.MustPrice("187.43"), t0.Add(time.Millisecond)
-	want := `{"s":"AAPL","b":"187.43","t":"2026-11-20T14:30:01.124000000Z"}`
+	want := `{"s":"AAPL","b":"187.43","t":"22:4000000Z"}`
 	if got := string(q.AppendDelta(nil, &prev)); got != want {
 		t.Fatalf("delta %s, want %s", got, want)
 	}

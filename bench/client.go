@@ -77,6 +77,32 @@ type sub struct {
 	open bool // got its snapshot
 	syms []string
 	last []int64 // highest sequence seen per symbol
+	// ts holds per symbol the ts the stream last gave (deltas send the
+	// tail of it that changed).
+	ts [][30]byte
+}
+
+// setTS keeps ts as symbol k's.
+func (s *sub) setTS(k int, ts []byte) {
+	if s.ts == nil {
+		s.ts = make([][30]byte, len(s.syms))
+	}
+	copy(s.ts[k][:], ts)
+}
+
+// applyTail applies a delta's ts tail ("N:TAIL") to symbol k's ts and
+// returns the whole ts.
+func (s *sub) applyTail(k int, tail []byte) []byte {
+	if s.ts == nil {
+		s.ts = make([][30]byte, len(s.syms))
+	}
+	i := bytes.IndexByte(tail, ':')
+	n, err := strconv.Atoi(string(tail[:max(i, 0)]))
+	if i < 0 || err != nil || n < 0 || n+len(tail)-i-1 != 30 {
+		return nil
+	}
+	copy(s.ts[k][n:], tail[i+1:])
+	return s.ts[k][:]
 }
 
 func (s *sub) index(sym []byte) int {
@@ -227,12 +253,16 @@ var (
 	keySize   = []byte(`"bid_size":`)
 	keyTS     = []byte(`"ts":"`)
 	// The same fields in a delta event (encoding=delta).
-	fullKeys  = quoteKeys{keySymbol, keySize, keyTS}
-	deltaKeys = quoteKeys{[]byte(`"s":"`), []byte(`"bs":`), []byte(`"t":"`)}
+	fullKeys  = quoteKeys{keySymbol, keySize, keyTS, false}
+	deltaKeys = quoteKeys{[]byte(`"s":"`), []byte(`"bs":`), []byte(`"t":"`), true}
 )
 
 // quoteKeys are where a quote event has the fields the load reads.
-type quoteKeys struct{ symbol, size, ts []byte }
+// In a delta, ts is the tail that changed (tail).
+type quoteKeys struct {
+	symbol, size, ts []byte
+	tail             bool
+}
 
 // event handles one event and reports whether it was the snapshot.
 func (l *Load) event(s *sub, ev []byte, now time.Time) (snapshot bool) {
@@ -271,6 +301,9 @@ func (l *Load) event(s *sub, ev []byte, now time.Time) (snapshot bool) {
 			data = data[i+len(keySymbol):]
 			sym := upTo(data, '"')
 			if k := s.index(sym); k >= 0 {
+				if tsb, ok := field(data, keyTS, '"'); ok {
+					s.setTS(k, tsb)
+				}
 				if seq, ok := field(data, keySize, ','); ok {
 					if v, err := strconv.ParseInt(string(unquote(seq)), 10, 64); err == nil && v > s.last[k] {
 						s.last[k] = v
@@ -287,8 +320,21 @@ func (l *Load) quote(s *sub, data []byte, now time.Time, keys quoteKeys) {
 	l.all.Add(1)
 	sym, _ := field(data, keys.symbol, '"')
 	k := s.index(sym)
+	if k < 0 {
+		return
+	}
+	// The ts first: every event moves what the stream holds, counted
+	// or not, and a delta's tail applies to it.
+	tsb, hasTS := field(data, keys.ts, '"')
+	if hasTS {
+		if keys.tail { // a delta's "N:TAIL"
+			tsb = s.applyTail(k, tsb)
+		} else {
+			s.setTS(k, tsb)
+		}
+	}
 	seqb, ok := field(data, keys.size, ',')
-	if k < 0 || !ok {
+	if !ok {
 		return
 	}
 	seq, err := strconv.ParseInt(string(unquote(seqb)), 10, 64)
@@ -307,7 +353,7 @@ func (l *Load) quote(s *sub, data []byte, now time.Time, keys quoteKeys) {
 		return
 	}
 	l.events.Add(1)
-	if tsb, ok := field(data, keys.ts, '"'); ok {
+	if hasTS {
 		if ts, ok := parseTS(tsb); ok {
 			l.Latency.Record(now.Sub(ts))
 		}

@@ -40,14 +40,20 @@ func TestLoadCountsDeltas(t *testing.T) {
 	l := &Load{cfg: Config{Base: 100}}
 	l.recording.Store(true)
 	s := &sub{syms: []string{"AAPL"}, last: []int64{101}}
-	now := time.Now()
+	t0 := time.Now().Add(-3 * time.Second)
+	s.setTS(0, tape.AppendTime(nil, t0))
 	for _, seq := range []int64{102, 103} {
-		prev := tape.Quote{Symbol: "AAPL", BidSize: tape.Size(seq-1) * 100_000_000, Time: now}
+		l.recording.Store(seq == 103) // the first arrives during the warm-up
+		prev := tape.Quote{Symbol: "AAPL", BidSize: tape.Size(seq-1) * 100_000_000, Time: t0.Add(time.Duration(seq-102) * time.Second)}
 		q := prev
-		q.BidSize, q.Time = tape.Size(seq)*100_000_000, now.Add(time.Millisecond)
-		l.event(s, append(append([]byte("id: x\ndata: "), q.AppendDelta(nil, &prev)...), '\n'), now)
+		q.BidSize, q.Time = tape.Size(seq)*100_000_000, prev.Time.Add(time.Second)
+		l.event(s, append(append([]byte("id: x\ndata: "), q.AppendDelta(nil, &prev)...), '\n'), time.Now())
 	}
-	if got := [3]int64{l.events.Load(), l.gaps.Load(), s.last[0]}; got != [3]int64{2, 0, 103} {
-		t.Fatalf("events, gaps, last = %v, want [2 0 103]", got)
+	if got := [3]int64{l.events.Load(), l.gaps.Load(), s.last[0]}; got != [3]int64{1, 0, 103} {
+		t.Fatalf("events, gaps, last = %v, want [1 0 103]", got)
+	}
+	// The ts the tails make is the quote's own (t0+2s): latency ~1 s.
+	if n, lo := l.Latency.Count(), l.Latency.Quantile(0); n != 1 || lo < 900*time.Millisecond || lo > 1500*time.Millisecond {
+		t.Fatalf("latency samples %d, lowest %v: want 1 near 1s", n, lo)
 	}
 }

@@ -41,6 +41,12 @@ func (c *client) read(t *testing.T, evs []event) {
 				t.Fatalf("delta %s for a symbol the client holds no quote of", ev.Data)
 			}
 			for k, v := range d {
+				if k == "t" {
+					var ok bool
+					if v, ok = tape.ApplyTimeTail(q["ts"].(string), v.(string)); !ok {
+						t.Fatalf("delta %s: bad ts tail", ev.Data)
+					}
+				}
 				q[tape.DeltaKeys[k]] = v
 			}
 		}

@@ -99,8 +99,8 @@ func (st *symbolState) framesSince(floor []int64, dst []*frame) []*frame {
 // log history + events sent): each symbol's frames are found by binary
 // search, never by walking the history.
 func (h *Hub) resumeLocked(sub *Subscriber, token []byte, now time.Time) string {
-	fp, floor, err := parseToken(token, nil)
-	if err != nil || fp != h.fingerprint || len(floor) > len(h.offsets) {
+	floor, err := parseToken(token, h.fingerprint, nil)
+	if err != nil || len(floor) > len(h.offsets) {
 		// A token naming more partitions than this node reads comes from
 		// a node that saw partitions added before this one did.
 		return ReasonUnknown

@@ -610,7 +610,7 @@ func (h *Hub) deliverLocked(sub *Subscriber, f *frame, now time.Time) {
 		if int(f.partition) < len(sub.floor) && f.offset < sub.floor[f.partition] {
 			return
 		}
-		_, vec, err := parseToken(f.id(), h.vec)
+		vec, err := parseToken(f.id(), h.fingerprint, h.vec)
 		if err != nil {
 			return
 		}
