@@ -31,6 +31,9 @@ const (
 	// it is forgotten: long enough to keep yesterday's quiet names through
 	// a weekend.
 	DefaultSymbolIdle = 96 * time.Hour
+	// DefaultMaxCharts bounds the symbols whose bars and trades a node
+	// keeps: at most ~105 KB each (bars.go), ~430 MB in all.
+	DefaultMaxCharts = 4096
 )
 
 // Config tunes a Hub. Zero fields take the Default values.
@@ -61,6 +64,10 @@ type Config struct {
 	// SymbolIdle forgets symbols not updated for this long (by this
 	// node's clock) that no stream watches.
 	SymbolIdle time.Duration
+	// MaxCharts is the most symbols whose bars and time and sales the
+	// hub keeps; past it, the chart of the symbol traded longest ago is
+	// dropped.
+	MaxCharts int
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +87,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxSymbols, DefaultMaxSymbols)
 	def(&c.MaxResume, DefaultMaxResume)
 	def(&c.SymbolLimit, DefaultSymbolLimit)
+	def(&c.MaxCharts, DefaultMaxCharts)
 	defDur(&c.HistoryAge, DefaultHistoryAge)
 	defDur(&c.StallTimeout, DefaultStallTimeout)
 	defDur(&c.ResumeGrace, DefaultResumeGrace)
@@ -94,6 +102,7 @@ const (
 	MaxSubscribersCap = 1_000_000
 	MaxSymbolsCap     = 10_000
 	MaxSymbolLimit    = 50_000_000
+	MaxChartsCap      = 1_000_000
 )
 
 // Validate reports the first field outside its range, naming it.
@@ -120,6 +129,7 @@ func (c Config) Validate() error {
 	intIn("MaxResume", c.MaxResume, 1, MaxHistorySize)
 	intIn("SymbolLimit", c.SymbolLimit, 1, MaxSymbolLimit)
 	durIn("SymbolIdle", c.SymbolIdle, time.Minute, 365*24*time.Hour)
+	intIn("MaxCharts", c.MaxCharts, 1, MaxChartsCap)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
@@ -163,6 +173,7 @@ type frame struct {
 const (
 	keySnapshot = "#snapshot"
 	keyStatus   = "#status"
+	keyNodes    = "#nodes"
 )
 
 // Hub keeps the current quote of every symbol and a bounded history of
@@ -188,6 +199,9 @@ type Hub struct {
 	closed      bool
 	seq         uint64
 	symbols     universe
+	movers      movers    // symbols by move and by volume (movers.go)
+	charts      chartList // symbols with bars, by last trade (bars.go)
+	nodes       *frame    // the live web nodes, for every new stream (nodes.go)
 	hist        history
 	subs        map[tape.Symbol]map[*Subscriber]struct{}
 	nsubs       int
@@ -237,6 +251,7 @@ func NewHub(cfg Config, enc Encoder) (*Hub, error) {
 		cfg:        cfg,
 		enc:        enc,
 		symbols:    newUniverse(),
+		movers:     newMovers(),
 		hist:       history{ring: make([]*frame, min(cfg.HistorySize, 1024))},
 		subs:       make(map[tape.Symbol]map[*Subscriber]struct{}),
 		conflating: make(map[*Subscriber]struct{}),
@@ -312,6 +327,7 @@ func (h *Hub) Seed(q tape.Quote) {
 		// The seed is not marked framed: the history read next still
 		// reaches the history, but no older record replaces the seed.
 		st.quote = q
+		h.movers.update(st)
 	}
 }
 
@@ -441,10 +457,12 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	if q.Seq.IsSet() {
 		st.framed = q.Seq
 	}
+	h.addPrintLocked(st, q)
 	live := !older(q, &st.quote)
 	if live {
 		st.quote = *q
 		st.record(*q)
+		h.movers.update(st)
 	} else {
 		// Older than what the node holds (its seed from quotes.latest
 		// while it catches up): history for resumes, but never shown as
@@ -633,6 +651,9 @@ func (h *Hub) Subscribe(symbols []tape.Symbol, lastEventID string) (*Subscriber,
 	}
 	if h.feedErr != nil {
 		sub.push(h.statusFrameLocked(), now, h.cfg)
+	}
+	if h.nodes != nil {
+		sub.push(h.nodes, now, h.cfg)
 	}
 	for _, s := range own {
 		m := h.subs[s]
