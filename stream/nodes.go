@@ -3,10 +3,8 @@ package stream
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -29,82 +27,7 @@ const (
 	DefaultHeartbeatEvery = 2 * time.Second
 	// MaxNodes bounds the processes a node keeps track of.
 	MaxNodes = 256
-	// maxHeartbeatBytes bounds one heartbeat record.
-	maxHeartbeatBytes = 4096
 )
-
-// Roles of a process in a heartbeat.
-const (
-	RoleWeb    = "web"
-	RoleIngest = "ingest"
-)
-
-// Heartbeat is one process's state as it last said it. Web nodes fill
-// URL, Streams, EventsPerSec and Lag; ingesters the rates of what they
-// read, produce and reject.
-type Heartbeat struct {
-	ID   string    `json:"id"`
-	Role string    `json:"role"`
-	At   time.Time `json:"ts"`
-	// EveryMS is how often the process sends a heartbeat; it is gone
-	// once three are missed.
-	EveryMS int64  `json:"every_ms"`
-	Ready   bool   `json:"ready"`
-	Status  string `json:"status,omitempty"` // why it is not ready
-	// A web node's public base URL (scheme, host, port), its open
-	// streams, quotes applied per second and records it has yet to read.
-	URL          string  `json:"url,omitempty"`
-	Streams      int64   `json:"streams"`
-	EventsPerSec float64 `json:"events_per_s"`
-	Lag          int64   `json:"lag"`
-	// An ingester's raw messages, quotes produced and rejects per second,
-	// and rejects in all.
-	RawPerSec     float64 `json:"raw_per_s,omitempty"`
-	QuotesPerSec  float64 `json:"quotes_per_s,omitempty"`
-	RejectsPerSec float64 `json:"rejects_per_s,omitempty"`
-	Rejected      int64   `json:"rejected,omitempty"`
-}
-
-var errHeartbeat = errors.New("stream: invalid heartbeat")
-
-// ParseHeartbeat reads and checks a heartbeat record: an id that can
-// go into a page as it is, a known role, an http(s) URL without path,
-// query or credentials, and short texts.
-func ParseHeartbeat(b []byte) (Heartbeat, error) {
-	var hb Heartbeat
-	if len(b) > maxHeartbeatBytes {
-		return hb, errHeartbeat
-	}
-	if err := json.Unmarshal(b, &hb); err != nil {
-		return hb, fmt.Errorf("%w: %v", errHeartbeat, err)
-	}
-	if !validID(hb.ID) || (hb.Role != RoleWeb && hb.Role != RoleIngest) || hb.At.IsZero() || len(hb.Status) > 200 {
-		return hb, errHeartbeat
-	}
-	if hb.URL != "" {
-		u, err := url.Parse(hb.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || len(hb.URL) > 256 {
-			return hb, errHeartbeat
-		}
-		hb.URL = u.Scheme + "://" + u.Host
-	}
-	hb.EveryMS = min(max(hb.EveryMS, 100), 60_000)
-	return hb, nil
-}
-
-// validID reports whether id is 1 to 64 of A-Z a-z 0-9 . _ : -.
-func validID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 // fresh reports whether hb is still alive at now: neither its own time
 // nor when it arrived is more than three intervals ago.
@@ -114,7 +37,7 @@ func (e nodeEntry) fresh(now time.Time) bool {
 }
 
 type nodeEntry struct {
-	hb   Heartbeat
+	hb   tape.Heartbeat
 	seen time.Time // this process's clock when it arrived
 }
 
@@ -124,18 +47,18 @@ type Nodes struct {
 	mu      sync.Mutex // guards the fields below
 	entries map[string]nodeEntry
 	web     string // the web list last reported to onWeb
-	onWeb   func(web []Heartbeat)
+	onWeb   func(web []tape.Heartbeat)
 }
 
 // NewNodes returns an empty list; onWeb, if set, is called (from Follow's
 // goroutine) whenever the set of live web nodes, their URLs or readiness
 // change.
-func NewNodes(onWeb func(web []Heartbeat)) *Nodes {
+func NewNodes(onWeb func(web []tape.Heartbeat)) *Nodes {
 	return &Nodes{entries: map[string]nodeEntry{}, onWeb: onWeb}
 }
 
 // Put records a heartbeat (or, with del, that the process left).
-func (n *Nodes) Put(hb Heartbeat, del bool, now time.Time) {
+func (n *Nodes) Put(hb tape.Heartbeat, del bool, now time.Time) {
 	n.mu.Lock()
 	if del {
 		delete(n.entries, hb.ID)
@@ -147,14 +70,14 @@ func (n *Nodes) Put(hb Heartbeat, del bool, now time.Time) {
 }
 
 // List returns the live processes, web nodes first, each by id.
-func (n *Nodes) List(now time.Time) []Heartbeat {
+func (n *Nodes) List(now time.Time) []tape.Heartbeat {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.listLocked(now)
 }
 
-func (n *Nodes) listLocked(now time.Time) []Heartbeat {
-	out := make([]Heartbeat, 0, len(n.entries))
+func (n *Nodes) listLocked(now time.Time) []tape.Heartbeat {
+	out := make([]tape.Heartbeat, 0, len(n.entries))
 	for id, e := range n.entries {
 		if !e.fresh(now) {
 			if now.Sub(e.seen) > time.Hour {
@@ -164,7 +87,7 @@ func (n *Nodes) listLocked(now time.Time) []Heartbeat {
 		}
 		out = append(out, e.hb)
 	}
-	slices.SortFunc(out, func(a, b Heartbeat) int {
+	slices.SortFunc(out, func(a, b tape.Heartbeat) int {
 		if a.Role != b.Role {
 			return strings.Compare(b.Role, a.Role) // web before ingest
 		}
@@ -179,10 +102,10 @@ func (n *Nodes) check(now time.Time) {
 		return
 	}
 	n.mu.Lock()
-	var web []Heartbeat
+	var web []tape.Heartbeat
 	var key strings.Builder
 	for _, hb := range n.listLocked(now) {
-		if hb.Role == RoleWeb && hb.URL != "" {
+		if hb.Role == tape.RoleWeb && hb.URL != "" {
 			web = append(web, hb)
 			fmt.Fprintf(&key, "%s %s %v\n", hb.ID, hb.URL, hb.Ready)
 		}
@@ -220,7 +143,7 @@ func (c NodesConfig) withDefaults() NodesConfig {
 // until ctx ends, then a tombstone, so that the others drop it at once
 // rather than after it ages out. Failures are logged at debug level and
 // retried on the next beat: a heartbeat is never worth stopping for.
-func Publish(ctx context.Context, cfg NodesConfig, state func() Heartbeat) {
+func Publish(ctx context.Context, cfg NodesConfig, state func() tape.Heartbeat) {
 	cfg = cfg.withDefaults()
 	w := &kafka.Writer{
 		Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic, Balancer: &kafka.CRC32Balancer{},
@@ -306,12 +229,12 @@ func (n *Nodes) followPartition(ctx context.Context, cfg NodesConfig, p int) err
 			return err
 		}
 		if m.Value == nil {
-			if validID(string(m.Key)) {
-				n.Put(Heartbeat{ID: string(m.Key)}, true, time.Now())
+			if tape.ValidNodeID(string(m.Key)) {
+				n.Put(tape.Heartbeat{ID: string(m.Key)}, true, time.Now())
 			}
 			continue
 		}
-		hb, err := ParseHeartbeat(m.Value)
+		hb, err := tape.ParseHeartbeat(m.Value)
 		if err != nil || hb.ID != string(m.Key) {
 			continue
 		}
@@ -321,12 +244,12 @@ func (n *Nodes) followPartition(ctx context.Context, cfg NodesConfig, p int) err
 
 // NodesEvent returns the data of an "event: nodes" listing web:
 // {"nodes":[heartbeat, …]}.
-func NodesEvent(web []Heartbeat) []byte {
+func NodesEvent(web []tape.Heartbeat) []byte {
 	if web == nil {
-		web = []Heartbeat{}
+		web = []tape.Heartbeat{}
 	}
 	b, _ := json.Marshal(struct {
-		Nodes []Heartbeat `json:"nodes"`
+		Nodes []tape.Heartbeat `json:"nodes"`
 	}{web})
 	return b
 }

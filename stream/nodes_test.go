@@ -16,44 +16,10 @@ import (
 	"tape/stream"
 )
 
-func TestParseHeartbeat(t *testing.T) {
-	at := `"ts":"2026-12-01T03:00:00Z"`
-	for _, tc := range []struct {
-		name, in string
-		ok       bool
-		url      string
-	}{
-		{"web node", `{"id":"web-1","role":"web","url":"http://127.0.0.1:8081","ready":true,"streams":3,` + at + `,"every_ms":2000}`, true, "http://127.0.0.1:8081"},
-		{"url with a trailing slash", `{"id":"w","role":"web","url":"https://tape.example/",` + at + `}`, true, "https://tape.example"},
-		{"ingester", `{"id":"ingest-a","role":"ingest","raw_per_s":10,` + at + `}`, true, ""},
-		{"unknown role", `{"id":"x","role":"admin",` + at + `}`, false, ""},
-		{"id with markup", `{"id":"<script>","role":"web",` + at + `}`, false, ""},
-		{"no time", `{"id":"w","role":"web"}`, false, ""},
-		{"javascript url", `{"id":"w","role":"web","url":"javascript:alert(1)",` + at + `}`, false, ""},
-		{"url with a path", `{"id":"w","role":"web","url":"http://h/x",` + at + `}`, false, ""},
-		{"url with credentials", `{"id":"w","role":"web","url":"http://u:p@h",` + at + `}`, false, ""},
-		{"not json", `web-1`, false, ""},
-		{"too long", `{"id":"w","role":"web","status":"` + strings.Repeat("x", 5000) + `",` + at + `}`, false, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			hb, err := stream.ParseHeartbeat([]byte(tc.in))
-			if (err == nil) != tc.ok {
-				t.Fatalf("err = %v, want ok %v", err, tc.ok)
-			}
-			if tc.ok && hb.URL != tc.url {
-				t.Errorf("url %q, want %q", hb.URL, tc.url)
-			}
-			if tc.ok && (hb.EveryMS < 100 || hb.EveryMS > 60_000) {
-				t.Errorf("every_ms %d out of range", hb.EveryMS)
-			}
-		})
-	}
-}
-
 func TestNodesAgeOutAndReportWebChanges(t *testing.T) {
 	var mu sync.Mutex
 	var reports [][]string
-	n := stream.NewNodes(func(web []stream.Heartbeat) {
+	n := stream.NewNodes(func(web []tape.Heartbeat) {
 		mu.Lock()
 		defer mu.Unlock()
 		var ids []string
@@ -63,12 +29,12 @@ func TestNodesAgeOutAndReportWebChanges(t *testing.T) {
 		reports = append(reports, ids)
 	})
 	now := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
-	web := func(id, url string, ready bool, at time.Time) stream.Heartbeat {
-		return stream.Heartbeat{ID: id, Role: stream.RoleWeb, URL: url, Ready: ready, At: at, EveryMS: 2000}
+	web := func(id, url string, ready bool, at time.Time) tape.Heartbeat {
+		return tape.Heartbeat{ID: id, Role: tape.RoleWeb, URL: url, Ready: ready, At: at, EveryMS: 2000}
 	}
 	n.Put(web("b", "http://b:8080", true, now), false, now)
 	n.Put(web("a", "http://a:8080", false, now), false, now)
-	n.Put(stream.Heartbeat{ID: "i", Role: stream.RoleIngest, At: now, EveryMS: 2000}, false, now)
+	n.Put(tape.Heartbeat{ID: "i", Role: tape.RoleIngest, At: now, EveryMS: 2000}, false, now)
 	n.Put(web("a", "http://a:8080", false, now.Add(time.Second)), false, now.Add(time.Second)) // no change
 	n.Put(web("a", "http://a:8080", true, now.Add(2*time.Second)), false, now.Add(2*time.Second))
 	// An old heartbeat read back from the compacted topic is no live node.
@@ -84,7 +50,7 @@ func TestNodesAgeOutAndReportWebChanges(t *testing.T) {
 	// b stops sending and is gone after three intervals (6 s); a leaves
 	// with a tombstone.
 	n.Put(web("a", "http://a:8080", true, now.Add(6500*time.Millisecond)), false, now.Add(6500*time.Millisecond))
-	n.Put(stream.Heartbeat{ID: "a"}, true, now.Add(7*time.Second))
+	n.Put(tape.Heartbeat{ID: "a"}, true, now.Add(7*time.Second))
 	if got := n.List(now.Add(7 * time.Second)); len(got) != 0 {
 		t.Errorf("after b aged out and a left: %v", got)
 	}
@@ -104,7 +70,7 @@ func TestNodesEventReachesEveryStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	drain(t, before)
-	web := []stream.Heartbeat{{ID: "web-1", Role: stream.RoleWeb, URL: "http://127.0.0.1:8081", Ready: true, At: t0, EveryMS: 2000}}
+	web := []tape.Heartbeat{{ID: "web-1", Role: tape.RoleWeb, URL: "http://127.0.0.1:8081", Ready: true, At: t0, EveryMS: 2000}}
 	h.SetNodes(stream.NodesEvent(web))
 	evs := drain(t, before)
 	if len(evs) != 1 || evs[0].Name != "nodes" || evs[0].ID != "" {
@@ -150,20 +116,20 @@ func TestHeartbeatsThroughKafka(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() {
-		stream.Publish(webCtx, cfg, func() stream.Heartbeat {
-			return stream.Heartbeat{ID: "web-9", Role: stream.RoleWeb, URL: "http://127.0.0.1:9", Ready: true, Streams: 4}
+		stream.Publish(webCtx, cfg, func() tape.Heartbeat {
+			return tape.Heartbeat{ID: "web-9", Role: tape.RoleWeb, URL: "http://127.0.0.1:9", Ready: true, Streams: 4}
 		})
 	})
 	wg.Go(func() {
-		stream.Publish(ctx, cfg, func() stream.Heartbeat {
-			return stream.Heartbeat{ID: "ingest-9", Role: stream.RoleIngest, RawPerSec: 12.5}
+		stream.Publish(ctx, cfg, func() tape.Heartbeat {
+			return tape.Heartbeat{ID: "ingest-9", Role: tape.RoleIngest, RawPerSec: 12.5}
 		})
 	})
 	webs := make(chan int, 100)
-	n := stream.NewNodes(func(web []stream.Heartbeat) { webs <- len(web) })
+	n := stream.NewNodes(func(web []tape.Heartbeat) { webs <- len(web) })
 	wg.Go(func() { n.Follow(ctx, cfg) })
 
-	waitFor := func(what string, ok func([]stream.Heartbeat) bool) {
+	waitFor := func(what string, ok func([]tape.Heartbeat) bool) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
@@ -177,11 +143,11 @@ func TestHeartbeatsThroughKafka(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	waitFor("both heard", func(l []stream.Heartbeat) bool {
+	waitFor("both heard", func(l []tape.Heartbeat) bool {
 		return len(l) == 2 && l[0].ID == "web-9" && l[0].Streams == 4 && l[0].URL == "http://127.0.0.1:9" && l[1].ID == "ingest-9" && l[1].RawPerSec == 12.5
 	})
 	stopWeb()
-	waitFor("web node left", func(l []stream.Heartbeat) bool { return len(l) == 1 && l[0].ID == "ingest-9" })
+	waitFor("web node left", func(l []tape.Heartbeat) bool { return len(l) == 1 && l[0].ID == "ingest-9" })
 	var seen []int
 	for len(webs) > 0 {
 		seen = append(seen, <-webs)
