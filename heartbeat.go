@@ -17,6 +17,7 @@ import (
 const (
 	RoleWeb    = "web"
 	RoleIngest = "ingest"
+	RoleReplay = "replay"
 )
 
 // Heartbeat is one process's state as it last said it. Web nodes fill
@@ -43,6 +44,11 @@ type Heartbeat struct {
 	QuotesPerSec  float64 `json:"quotes_per_s,omitempty"`
 	RejectsPerSec float64 `json:"rejects_per_s,omitempty"`
 	Rejected      int64   `json:"rejected,omitempty"`
+	// A replay's file (its base name), how far through it it is (0 to
+	// 1; -1 when unknown) and the feed time of the last message it sent.
+	File     string    `json:"file,omitempty"`
+	Fraction float64   `json:"fraction,omitempty"`
+	Recorded time.Time `json:"recorded,omitzero"`
 }
 
 // ErrHeartbeat is returned by ParseHeartbeat for a record that is not a
@@ -63,7 +69,8 @@ func ParseHeartbeat(b []byte) (Heartbeat, error) {
 	if err := json.Unmarshal(b, &hb); err != nil {
 		return hb, fmt.Errorf("%w: %v", ErrHeartbeat, err)
 	}
-	if !ValidNodeID(hb.ID) || (hb.Role != RoleWeb && hb.Role != RoleIngest) || hb.At.IsZero() || len(hb.Status) > 200 {
+	if !ValidNodeID(hb.ID) || (hb.Role != RoleWeb && hb.Role != RoleIngest && hb.Role != RoleReplay) || hb.At.IsZero() || len(hb.Status) > 200 || len(hb.File) > 200 ||
+		!(hb.Fraction >= -1 && hb.Fraction <= 1) {
 		return hb, ErrHeartbeat
 	}
 	if hb.URL != "" {
