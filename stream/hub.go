@@ -202,6 +202,7 @@ type Hub struct {
 	movers      movers    // symbols by move and by volume (movers.go)
 	charts      chartList // symbols with bars, by last trade (bars.go)
 	nodes       *frame    // the live web nodes, for every new stream (nodes.go)
+	newest      time.Time // the feed time of the newest quote held: the feed's clock
 	hist        history
 	subs        map[tape.Symbol]map[*Subscriber]struct{}
 	nsubs       int
@@ -328,7 +329,18 @@ func (h *Hub) Seed(q tape.Quote) {
 		// reaches the history, but no older record replaces the seed.
 		st.quote = q
 		h.movers.update(st)
+		if q.Time.After(h.newest) {
+			h.newest = q.Time
+		}
 	}
+}
+
+// Newest returns the feed time of the newest quote the hub holds (zero
+// when none): the feed's clock, which during a replay is the recording's.
+func (h *Hub) Newest() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.newest
 }
 
 // stateLocked returns sym's state, making it if need be; nil when the
@@ -463,6 +475,9 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 		st.quote = *q
 		st.record(*q)
 		h.movers.update(st)
+		if q.Time.After(h.newest) {
+			h.newest = q.Time
+		}
 	} else {
 		// Older than what the node holds (its seed from quotes.latest
 		// while it catches up): history for resumes, but never shown as

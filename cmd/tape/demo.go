@@ -79,7 +79,7 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 		env.ready("kafka", brokers[0])
 	}
 
-	names := topicNames{tape.TopicRaw, tape.TopicQuotes, tape.TopicLatest, tape.TopicDLQ, tape.TopicEvents}
+	names := topicNames{tape.TopicRaw, tape.TopicQuotes, tape.TopicLatest, tape.TopicDLQ, tape.TopicEvents, tape.TopicNodes}
 	if err := ensureTopics(ctx, brokers, topicsConfig{names: names, partitions: *partitions, rawPartitions: *partitions, replication: 1}, io.Discard); err != nil {
 		return err
 	}

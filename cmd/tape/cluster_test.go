@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// clusterAPI is /api/cluster as a page reads it.
+type clusterAPI struct {
+	Web []struct {
+		ID, URL string
+		Ready   bool
+	}
+	Ingest []struct{ ID string }
+	Newest *time.Time
+}
+
+// webURLs returns the sorted public URLs of a nodes list.
+func webURLs(nodes []struct {
+	ID, URL string
+	Ready   bool
+}) string {
+	var urls []string
+	for _, n := range nodes {
+		urls = append(urls, n.URL)
+	}
+	slices.Sort(urls)
+	return strings.Join(urls, " ")
+}
+
+// TestNodesFindEachOtherThroughKafka starts an ingester and two web nodes
+// that know nothing of each other: through the heartbeat topic each node's
+// /api/cluster and /cluster list both nodes (with their --public-url) and
+// the ingester, a stream gets them as an "event: nodes", and a node that
+// stops leaves the list at once.
+func TestNodesFindEachOtherThroughKafka(t *testing.T) {
+	brokers := testBrokers(t)
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 1)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id}, tt.flags()...)...)
+	a := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id + "-a",
+		"--drain", "0s", "--public-url", "http://a.example:8080/"}, tt.flags()...)...)
+	base := "http://" + a.addrs["http"]
+
+	// Node b is configured through the environment, and stopped by the test.
+	bctx, stopB := context.WithCancel(context.Background())
+	bdone := make(chan error, 1)
+	go func() {
+		env := environ{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string {
+			return map[string]string{"TAPE_PUBLIC_URL": "https://b.example"}[k]
+		}}
+		bdone <- runEnv(bctx, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id + "-b", "--drain", "0s"}, tt.flags()...), env)
+	}()
+	t.Cleanup(func() { stopB(); <-bdone })
+	waitReady(t, base)
+
+	var cl clusterAPI
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := json.Unmarshal([]byte(get(t, base+"/api/cluster")), &cl); err != nil {
+			t.Fatal(err)
+		}
+		if webURLs(cl.Web) == "http://a.example:8080 https://b.example" && len(cl.Ingest) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/api/cluster after 60s: %+v", cl)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	page := get(t, base+"/cluster")
+	for _, want := range []string{`<th scope="row">` + id + `-a</th>`, `<th scope="row">` + id + `-b</th>`, `>https://b.example</a>`, `<th scope="row">` + cl.Ingest[0].ID + `</th>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/cluster lacks %s", want)
+		}
+	}
+
+	// A stream learns the nodes right after its snapshot, then each change.
+	sse := openSSE(t, base+"/events?symbols=NONE", "")
+	nodesEvent := func(want string) {
+		t.Helper()
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); {
+			ev := sse.next(t, time.Until(end))
+			if ev.Event != "nodes" {
+				continue
+			}
+			if ev.ID != "" {
+				t.Fatalf("nodes event with an id: %+v", ev)
+			}
+			var body struct {
+				Nodes []struct {
+					ID, URL string
+					Ready   bool
+				}
+			}
+			if err := json.Unmarshal([]byte(ev.Data), &body); err != nil {
+				t.Fatalf("nodes event %q: %v", ev.Data, err)
+			}
+			if webURLs(body.Nodes) == want {
+				return
+			}
+		}
+		t.Fatalf("no nodes event listing %q within 30s", want)
+	}
+	if ev := sse.next(t, 10*time.Second); ev.Event != "snapshot" {
+		t.Fatalf("first event %+v", ev)
+	}
+	nodesEvent("http://a.example:8080 https://b.example")
+	stopB()
+	if err := <-bdone; err != nil {
+		t.Fatalf("node b: %v", err)
+	}
+	bdone <- nil
+	nodesEvent("http://a.example:8080")
+}
+
+func TestPublicURLIsChecked(t *testing.T) {
+	for _, tc := range []struct {
+		flag, env string
+	}{
+		{"ftp://a.example", ""},
+		{"http://a.example/tape", ""},
+		{"http://u:p@a.example", ""},
+		{"a.example:8080", ""},
+		{"", "javascript:alert(1)"},
+	} {
+		t.Run(tc.flag+tc.env, func(t *testing.T) {
+			args := []string{"--brokers", "127.0.0.1:1", "--addr", "127.0.0.1:0"}
+			if tc.flag != "" {
+				args = append(args, "--public-url", tc.flag)
+			}
+			env := environ{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string {
+				return map[string]string{"TAPE_PUBLIC_URL": tc.env}[k]
+			}}
+			err := runServe(context.Background(), args, env)
+			if err == nil || !strings.Contains(err.Error(), "--public-url is") {
+				t.Fatalf("serve %v (TAPE_PUBLIC_URL=%q): %v", args, tc.env, err)
+			}
+		})
+	}
+}
