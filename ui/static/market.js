@@ -144,7 +144,9 @@
       const c = colors();
       chart = LWC.createChart(host, {
         autoSize: true,
-        layout: { background: { type: "solid", color: "transparent" }, textColor: c.text, attributionLogo: true },
+        // The library's logo needs an inline <style>, which the pages' CSP
+        // refuses; the page shows the attribution its licence asks for.
+        layout: { background: { type: "solid", color: "transparent" }, textColor: c.text, attributionLogo: false },
         grid: { vertLines: { color: c.grid }, horzLines: { color: c.grid } },
         crosshair: { mode: LWC.CrosshairMode.Normal },
         timeScale: { timeVisible: true, secondsVisible: false, borderColor: c.grid },
@@ -183,14 +185,21 @@
       candles.applyOptions({ priceFormat: { type: "price", precision, minMove: Math.pow(10, -precision) } });
       candles.setData(bars.map((b) => (b.o === null ? { time: b.t } : { time: b.t, open: b.o, high: b.h, low: b.l, close: b.c })));
       volumes.setData(bars.map((b) => ({ time: b.t, value: Number(b.v) / 1e8, color: b.o !== null && b.c < b.o ? k.down + "80" : k.up + "80" })));
+      mark();
+    }
+    // mark says on the section what the chart holds: how many bars, and
+    // the newest one's time and volume (tests and tools read it).
+    function mark() {
       section.dataset.bars = String(bars.length);
+      const b = bars[bars.length - 1];
+      section.dataset.lastBar = b ? b.t + " " + decimal(b.v, SCALE, 0) : "";
     }
     function drawLast(b) {
       const k = colors();
       if (b.o === null) candles.update({ time: b.t });
       else candles.update({ time: b.t, open: b.o, high: b.h, low: b.l, close: b.c });
       volumes.update({ time: b.t, value: Number(b.v) / 1e8, color: b.o !== null && b.c < b.o ? k.down + "80" : k.up + "80" });
-      section.dataset.bars = String(bars.length);
+      mark();
     }
     function setBars(data) {
       bars = (data.bars || []).map(fromJSON);
