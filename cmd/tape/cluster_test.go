@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"tape/replay"
 )
 
 // clusterAPI is /api/cluster as a page reads it.
@@ -140,6 +143,119 @@ func TestPublicURLIsChecked(t *testing.T) {
 			err := runServe(context.Background(), args, env)
 			if err == nil || !strings.Contains(err.Error(), "--public-url is") {
 				t.Fatalf("serve %v (TAPE_PUBLIC_URL=%q): %v", args, tc.env, err)
+			}
+		})
+	}
+}
+
+// recordingSymbols returns the symbols of a recording's messages.
+func recordingSymbols(t *testing.T, path, format string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := replay.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms := map[string]bool{}
+	for {
+		line, err := r.Next()
+		if err == io.EOF {
+			return syms
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, sym, err := stampOf(format, line); err == nil {
+			syms[string(sym)] = true
+		}
+	}
+}
+
+// TestDemoFilePlaysTheRecording runs tape demo --file on a 30-minute
+// recording at 50 times its pace: the node holds that session's symbols
+// only, their day is the recording's (2026-11-20), the feed clock is the
+// recording's and advances, and the replay's progress is on /api/cluster.
+func TestDemoFilePlaysTheRecording(t *testing.T) {
+	testBrokers(t) // like every demo test, it runs where the others do
+	const file = "../../testdata/feeds/open30m.polygon.jsonl.gz"
+	recorded := recordingSymbols(t, file, "polygon")
+	demo := start(t, []string{"http", "kafka"}, "demo", "--file", file, "--speed", "50", "--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-level", "warn")
+	base := "http://" + demo.addrs["http"]
+	waitReady(t, base)
+
+	type replayJSON struct {
+		File     string
+		Fraction float64
+		Recorded time.Time
+	}
+	read := func() (clusterAPI, []replayJSON) {
+		var body struct {
+			clusterAPI
+			Replay []replayJSON
+		}
+		if err := json.Unmarshal([]byte(get(t, base+"/api/cluster")), &body); err != nil {
+			t.Fatal(err)
+		}
+		return body.clusterAPI, body.Replay
+	}
+	var first *time.Time
+	var firstFraction float64
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		cl, rp := read()
+		if cl.Newest != nil && len(rp) == 1 && rp[0].Fraction > 0 {
+			if first == nil {
+				first, firstFraction = cl.Newest, rp[0].Fraction
+			} else if cl.Newest.After(*first) && rp[0].Fraction > firstFraction {
+				if rp[0].File != "open30m.polygon.jsonl.gz" || rp[0].Recorded.Format(time.DateOnly) != "2026-11-20" {
+					t.Errorf("replay %+v", rp[0])
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("feed clock or replay progress did not advance in 60s: %+v %+v", cl, rp)
+		}
+	}
+	if first.Format(time.DateOnly) != "2026-11-20" {
+		t.Errorf("feed clock %s, want the recording's day", first)
+	}
+	quotes := apiQuotes(t, base)
+	if len(quotes) < 10 {
+		t.Fatalf("%d quotes", len(quotes))
+	}
+	var days struct{ Quotes []struct{ Symbol, Day string } }
+	if err := json.Unmarshal([]byte(get(t, base+"/api/quotes")), &days); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range days.Quotes {
+		if !recorded[q.Symbol] {
+			t.Errorf("%s is not in the recording", q.Symbol)
+		}
+		if q.Day != "2026-11-20" {
+			t.Errorf("%s has day %q, want the recording's 2026-11-20", q.Symbol, q.Day)
+		}
+	}
+}
+
+func TestDemoFileFlagsAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", "2026-11-20T14:30:00Z"}, "go with --file"},
+		{[]string{"--file", "no/such/file.polygon.jsonl"}, "not a readable file"},
+		{[]string{"--file", "../../testdata/feeds/open30m.csv.gz", "--format", "nasdaq"}, `--format "nasdaq" is unknown`},
+		{[]string{"--file", "../../testdata/feeds/open30m.csv.gz", "--from", "2026-11-20T15:00:00Z", "--to", "2026-11-20T14:00:00Z"}, "--from must be before --to"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			env := environ{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+			err := runDemo(context.Background(), append([]string{"--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"}, tc.args...), env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("demo %v: %v, want %q", tc.args, err, tc.want)
 			}
 		})
 	}
