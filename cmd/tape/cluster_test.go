@@ -227,7 +227,9 @@ func TestDemoFilePlaysTheRecording(t *testing.T) {
 	if len(quotes) < 10 {
 		t.Fatalf("%d quotes", len(quotes))
 	}
-	var days struct{ Quotes []struct{ Symbol, Day string } }
+	var days struct {
+		Quotes []struct{ Symbol, Day string }
+	}
 	if err := json.Unmarshal([]byte(get(t, base+"/api/quotes")), &days); err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func TestReplayBarIsSmoothAndFitsEightyColumns(t *testing.T) {
 		}
 		pct := fmt.Sprintf("%5.1f%%", float64(5*(i+1)))
 		// Feed time left over the pace: (30 min - 90 s × (i+1)) / 50.
-		eta := "ETA " + (time.Duration(float64(span.last.Sub(span.first.Add(time.Duration(i+1)*90*time.Second)))/50)).Round(time.Second).String()
+		eta := "ETA " + (time.Duration(float64(span.last.Sub(span.first.Add(time.Duration(i+1)*90*time.Second))) / 50)).Round(time.Second).String()
 		for _, want := range []string{pct, "msg/s", eta} {
 			if !strings.Contains(r, want) {
 				t.Errorf("redraw %d %q lacks %q", i, r, want)
