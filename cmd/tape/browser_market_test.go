@@ -298,3 +298,57 @@ func TestBrowserMarketPages(t *testing.T) {
 		noConsoleErrors(t, ctx, console)
 	})
 }
+
+// TestBrowserDemoFile plays a recorded session with tape demo --file at 50
+// times its pace: the watchlist shows that session's symbols, and the
+// cluster page's feed clock (the recording's time) and replay progress
+// advance.
+func TestBrowserDemoFile(t *testing.T) {
+	chromiumPath(t)
+	const file = "../../testdata/feeds/open30m.polygon.jsonl.gz"
+	recorded := recordingSymbols(t, file, "polygon")
+	demo := start(t, []string{"http", "kafka"}, "demo", "--file", file, "--speed", "50", "--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-level", "warn")
+	base := "http://" + demo.addrs["http"]
+	waitReady(t, base)
+	for deadline := time.Now().Add(60 * time.Second); len(apiQuotes(t, base)) < 10; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("fewer than 10 quotes after 60s")
+		}
+	}
+	ctx, console := marketBrowser(t, !layoutDeliversEvents(t, base))
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	syms := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#watchlist tr[data-symbol]"), (tr) => tr.dataset.symbol)`)
+	if len(syms) < 10 {
+		t.Fatalf("watchlist shows %d symbols", len(syms))
+	}
+	for _, s := range syms {
+		if !recorded[s] {
+			t.Errorf("watchlist shows %s, which the recording does not have", s)
+		}
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/cluster")); err != nil {
+		t.Fatal(err)
+	}
+	clock := func() string {
+		return eval[string](t, ctx, `document.querySelector('[data-field="newest"]').textContent`)
+	}
+	progress := func() float64 {
+		return eval[float64](t, ctx, `(() => { const p = document.querySelector("#replays progress"); return p ? p.value : -1; })()`)
+	}
+	first, firstProgress := clock(), progress()
+	if !strings.HasPrefix(first, "2026-11-20 ") {
+		t.Fatalf("feed clock %q, want the recording's day", first)
+	}
+	waitUntil(t, ctx, 30*time.Second, "the feed clock and the replay advance",
+		`document.querySelector('[data-field="newest"]').textContent > `+strconv.Quote(first)+
+			` && document.querySelector("#replays progress") && document.querySelector("#replays progress").value > `+strconv.FormatFloat(firstProgress, 'f', -1, 64))
+	if text := eval[string](t, ctx, `document.querySelector("#replays").textContent`); !strings.Contains(text, "open30m.polygon.jsonl.gz") {
+		t.Errorf("replay line %q", text)
+	}
+	screenshots(t, ctx, "cluster-replay")
+	noConsoleErrors(t, ctx, console)
+}
