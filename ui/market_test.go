@@ -174,7 +174,7 @@ func TestSymbolPage(t *testing.T) {
 		// day statistics and the book's top with sizes
 		`<dd data-field="open">—</dd>`, `<span data-field="bid">187.42</span>`, `<span data-field="ask">187.44</span>`,
 		// time and sales: trades only, newest first, with what they did not count for
-		`<td>14:30:02.000</td><td class="num">187.43</td><td class="num">100</td><td class="note"></td>`,
+		`<td data-ts="2026-11-20T14:30:02Z">14:30:02.000</td><td class="num">187.43</td><td class="num">100</td><td class="note"></td>`,
 		`<td class="note">volume only</td>`, `<td class="note">not last</td>`,
 		// feed text is escaped
 		`&lt;/td&gt;&lt;script&gt;alert(1)&lt;/script&gt;`,

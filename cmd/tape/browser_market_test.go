@@ -238,6 +238,24 @@ func TestBrowserMarketPages(t *testing.T) {
 			t.Error("no attribution for the chart library")
 		}
 		screenshots(t, ctx, "symbol")
+
+		// In local time (the layout's toggle sets <html data-tz="local">),
+		// new trades show New York's clock here.
+		if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"}); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{})
+		eval[int](t, ctx, `(() => { document.documentElement.dataset.tz = "local"; for (const tr of document.querySelectorAll("#trades tbody tr")) tr.dataset.served = "1"; return 0; })()`)
+		waitUntil(t, ctx, 30*time.Second, "a trade in local time", `document.querySelectorAll("#trades tbody tr:not([data-served])").length > 0`)
+		cellTS := eval[[]string](t, ctx, `(() => { const td = document.querySelector("#trades tbody tr:not([data-served]) td"); return [td.dataset.ts, td.textContent]; })()`)
+		at, err := time.Parse(time.RFC3339Nano, cellTS[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ny, _ := time.LoadLocation("America/New_York")
+		if want := at.In(ny).Format("15:04:05.000"); cellTS[1] != want {
+			t.Errorf("trade at %s shows %q in local time, want %q", cellTS[0], cellTS[1], want)
+		}
 		noConsoleErrors(t, ctx, console)
 	})
 

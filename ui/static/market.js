@@ -44,7 +44,24 @@
     return f ? g + "." + f : g;
   }
   const dash = (s) => (s ? s : "—");
-  const utcClock = (iso) => (iso ? iso.slice(11, 23) : "—");
+  // Times show in UTC, or in local time once the layout's toggle sets
+  // <html data-tz="local"> (the layout rewrites [data-ts] cells itself).
+  const localTZ = () => document.documentElement.dataset.tz === "local";
+  const pad = (n, w) => String(n).padStart(w || 2, "0");
+  function clock(iso) {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    if (isNaN(d)) return String(iso);
+    return localTZ()
+      ? pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + "." + pad(d.getMilliseconds(), 3)
+      : iso.slice(11, 23);
+  }
+  // barTime writes a bar's time (Unix seconds) for the chart's axis.
+  function barTime(t, seconds) {
+    const d = new Date(t * 1000);
+    const hms = localTZ() ? [d.getHours(), d.getMinutes(), d.getSeconds()] : [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+    return pad(hms[0]) + ":" + pad(hms[1]) + (seconds ? ":" + pad(hms[2]) : "");
+  }
   function feedClock(iso) {
     return iso ? iso.slice(0, 10) + " " + iso.slice(11, 19) + "Z" : "—";
   }
@@ -116,8 +133,9 @@
     }
     function addTrade(p) {
       const tr = document.createElement("tr");
-      tr.dataset.ts = p.ts;
-      tr.append(cell("td", utcClock(p.ts)), cell("td", p.price, "num"), cell("td", grouped(p.size), "num"), cell("td", note(p.counts), "note"));
+      const at = cell("td", clock(p.ts));
+      at.dataset.ts = p.ts;
+      tr.append(at, cell("td", p.price, "num"), cell("td", grouped(p.size), "num"), cell("td", note(p.counts), "note"));
       tbody.prepend(tr);
       while (tbody.rows.length > MAX_TRADES) tbody.deleteRow(-1);
       const empty = section.querySelector("#no-trades");
@@ -149,9 +167,9 @@
         layout: { background: { type: "solid", color: "transparent" }, textColor: c.text, attributionLogo: false },
         grid: { vertLines: { color: c.grid }, horzLines: { color: c.grid } },
         crosshair: { mode: LWC.CrosshairMode.Normal },
-        timeScale: { timeVisible: true, secondsVisible: false, borderColor: c.grid },
+        timeScale: { timeVisible: true, secondsVisible: false, borderColor: c.grid, tickMarkFormatter: (t) => barTime(t, width === "1s") },
         rightPriceScale: { borderColor: c.grid },
-        localization: { timeFormatter: (t) => new Date(t * 1000).toISOString().slice(11, width === "1s" ? 19 : 16) + "Z" },
+        localization: { timeFormatter: (t) => barTime(t, true) + (localTZ() ? "" : "Z") },
       });
       candles = chart.addSeries(LWC.CandlestickSeries, {
         upColor: c.up, downColor: c.down, borderVisible: false, wickUpColor: c.up, wickDownColor: c.down,
@@ -169,10 +187,12 @@
         const k = colors();
         chart.applyOptions({ layout: { textColor: k.text }, grid: { vertLines: { color: k.grid }, horzLines: { color: k.grid } } });
         candles.applyOptions({ upColor: k.up, downColor: k.down, wickUpColor: k.up, wickDownColor: k.down });
+        chart.applyOptions({ timeScale: { tickMarkFormatter: (t) => barTime(t, width === "1s") } });
         draw();
       };
       matchMedia("(prefers-color-scheme: dark)").addEventListener("change", restyle);
-      new MutationObserver(restyle).observe(document.documentElement, { attributes: true, attributeFilter: ["class", "data-theme"] });
+      // The layout's theme and time zone toggles set attributes on <html>.
+      new MutationObserver(restyle).observe(document.documentElement, { attributes: true, attributeFilter: ["class", "data-theme", "data-tz"] });
     }
 
     function fromJSON(b) {
