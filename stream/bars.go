@@ -1,9 +1,13 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sort"
+	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"tape"
 )
@@ -213,7 +217,11 @@ func (h *Hub) dropChartLocked(st *symbolState) {
 // start-up is older than the seed, but its trades are the session's).
 // Past MaxCharts charted symbols, the chart of the symbol traded longest
 // ago is dropped: its page then opens with the bars built since.
-func (h *Hub) addPrintLocked(st *symbolState, q *tape.Quote) {
+//
+// With live false (Backfill's trades, older than the node's history),
+// only the 1 m bars count it: the live ones already hold every second kept,
+// and time and sales lists trades as they arrive.
+func (h *Hub) addPrintLocked(st *symbolState, q *tape.Quote, live bool) {
 	if q.Print.IsZero() {
 		return
 	}
@@ -237,9 +245,11 @@ func (h *Hub) addPrintLocked(st *symbolState, q *tape.Quote) {
 		c.minutes.reset()
 		c.trades = tradeRing{}
 	}
-	c.seconds.add(q.Print, 1, SecondBarsKept)
 	c.minutes.add(q.Print, 60, MinuteBarsKept)
-	c.trades.add(q.Print)
+	if live {
+		c.seconds.add(q.Print, 1, SecondBarsKept)
+		c.trades.add(q.Print)
+	}
 }
 
 // Bars returns sym's bars of width seconds (1 or 60), oldest first, and
@@ -277,4 +287,93 @@ func (h *Hub) Known(sym tape.Symbol) bool {
 	defer h.mu.Unlock()
 	st := h.symbols.get(sym)
 	return st != nil && !st.quote.Time.IsZero()
+}
+
+// backfillBatch is how many records Backfill applies per hold of the hub's
+// lock.
+const backfillBatch = 512
+
+// Backfill counts in the bars the trades that the quotes topic holds from
+// since up to where the hub's history starts (which Consume does not
+// read), so that a node started in the middle of a session opens its
+// charts with the session's bars, not only the last HistoryAge. Time and
+// sales keeps only what arrives live. Symbols the hub does not know, and
+// charts past MaxCharts, are left out. It waits for Consume to have
+// initialised the hub, and returns when done or when ctx ends.
+func (h *Hub) Backfill(ctx context.Context, cfg KafkaConfig, since time.Time) error {
+	cfg = cfg.withDefaults()
+	var until []int64
+	for until == nil {
+		h.mu.Lock()
+		if h.firstRead != nil {
+			until = slices.Clone(h.firstRead)
+		}
+		h.mu.Unlock()
+		if until != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	from, _, err := historyOffsets(ctx, client, cfg.Topic, len(until), since)
+	if err != nil {
+		return err
+	}
+	seen := map[tape.Symbol]tape.Seq{} // the newest fold position counted, to skip a fold's repeats
+	for p := range until {
+		if from[p] >= until[p] {
+			continue
+		}
+		if err := h.backfillPartition(ctx, cfg, p, from[p], until[p], seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Hub) backfillPartition(ctx context.Context, cfg KafkaConfig, p int, from, until int64, seen map[tape.Symbol]tape.Seq) error {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topic, Partition: p, MinBytes: 1, MaxBytes: 4 << 20, MaxWait: cfg.MaxWait})
+	defer r.Close()
+	if err := r.SetOffset(from); err != nil {
+		return err
+	}
+	batch := make([]tape.Quote, 0, backfillBatch)
+	flush := func() {
+		h.mu.Lock()
+		for i := range batch {
+			if st := h.symbols.get(batch[i].Symbol); st != nil && (st.chart != nil || h.charts.n < h.cfg.MaxCharts) {
+				h.addPrintLocked(st, &batch[i], false)
+			}
+		}
+		h.mu.Unlock()
+		batch = batch[:0]
+	}
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return err
+		}
+		if m.Offset >= until {
+			break
+		}
+		if q, err := tape.ParseQuote(m.Value); err == nil && !q.Print.IsZero() {
+			if last, ok := seen[q.Symbol]; ok && q.Seq.IsSet() && last.Partition == q.Seq.Partition && q.Seq.Offset <= last.Offset {
+				continue // a fold stage's repeat after a crash
+			}
+			seen[q.Symbol] = q.Seq
+			batch = append(batch, q)
+			if len(batch) == backfillBatch {
+				flush()
+			}
+		}
+		if m.Offset+1 >= until {
+			break
+		}
+	}
+	flush()
+	return nil
 }

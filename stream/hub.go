@@ -193,6 +193,7 @@ type Hub struct {
 	fingerprint uint32
 	offsets     []int64 // next offset to apply, per partition
 	starts      []int64 // oldest offset whose events history still holds, per partition
+	firstRead   []int64 // the offset reading began at, per partition: where Backfill stops
 	ends        []int64 // newest log end seen, per partition
 	readyAt     []int64 // log end at start-up; ready once offsets reach it
 	ready       bool
@@ -283,6 +284,7 @@ func (h *Hub) Init(fingerprint uint32, starts, ends []int64) error {
 	h.fingerprint = fingerprint
 	h.offsets = slices.Clone(starts)
 	h.starts = slices.Clone(starts)
+	h.firstRead = slices.Clone(starts)
 	h.ends = slices.Clone(ends)
 	h.readyAt = slices.Clone(ends)
 	h.checkReadyLocked()
@@ -469,7 +471,7 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	if q.Seq.IsSet() {
 		st.framed = q.Seq
 	}
-	h.addPrintLocked(st, q)
+	h.addPrintLocked(st, q, true)
 	live := !older(q, &st.quote)
 	if live {
 		st.quote = *q

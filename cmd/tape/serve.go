@@ -205,13 +205,12 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 	// go on receiving quotes, or they would show stale prices as live.
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	kcfg := stream.KafkaConfig{
+		Brokers: brokers, Topic: c.names.quotes, LatestTopic: c.names.latest,
+		Group: "tape-web-" + c.nodeID, Logger: log,
+	}
 	consumed := make(chan error, 1)
-	go func() {
-		consumed <- hub.Consume(cctx, stream.KafkaConfig{
-			Brokers: brokers, Topic: c.names.quotes, LatestTopic: c.names.latest,
-			Group: "tape-web-" + c.nodeID, Logger: log,
-		})
-	}()
+	go func() { consumed <- hub.Consume(cctx, kcfg) }()
 	// Heartbeats: the node follows the others for as long as it serves,
 	// and announces itself until ctx ends, then leaves at once (a
 	// tombstone) so that pages stop choosing it while it drains.
@@ -219,6 +218,13 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 	var beats sync.WaitGroup
 	defer beats.Wait()
 	beats.Go(func() { nodes.Follow(cctx, hbCfg) })
+	// Charts open with the session's 1 m bars, not only the history
+	// window's: the trades before it are read once, in the background.
+	beats.Go(func() {
+		if err := hub.Backfill(cctx, kcfg, time.Now().Add(-stream.MinuteBarsKept*time.Minute)); err != nil && cctx.Err() == nil {
+			log.Warn("bars of the session before the history window are missing", "err", err)
+		}
+	})
 	pctx, leave := context.WithCancel(ctx)
 	defer leave()
 	beats.Go(func() { stream.Publish(pctx, hbCfg, webBeat(c.nodeID, public, hub)) })
