@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"tape"
 	"tape/replay"
+	"tape/stream"
 )
 
 // clusterAPI is /api/cluster as a page reads it.
@@ -260,5 +262,57 @@ func TestDemoFileFlagsAreChecked(t *testing.T) {
 				t.Fatalf("demo %v: %v, want %q", tc.args, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReplayAnnouncesItself: tape replay says on the heartbeat topic
+// which file it plays, how far it is and the feed time it has reached,
+// and leaves when it stops.
+func TestReplayAnnouncesItself(t *testing.T) {
+	brokers := testBrokers(t)
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := stream.NewNodes(nil)
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		n.Follow(ctx, stream.NodesConfig{Brokers: strings.Split(brokers, ","), Topic: tt.nodes})
+	}()
+	defer func() { cancel(); <-followed }()
+
+	rctx, stop := context.WithCancel(ctx)
+	replayed := make(chan error, 1)
+	go func() {
+		env := environ{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+		replayed <- runEnv(rctx, []string{"replay", "--brokers", brokers, "--topic-raw", tt.raw, "--topic-nodes", tt.nodes,
+			"--file", "../../testdata/feeds/open30m.polygon.jsonl.gz", "--speed", "20", "--progress", "none"}, env)
+	}()
+	replay := func() *tape.Heartbeat {
+		for _, hb := range n.List(time.Now()) {
+			if hb.Role == tape.RoleReplay {
+				return &hb
+			}
+		}
+		return nil
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if hb := replay(); hb != nil && hb.Fraction > 0 && !hb.Recorded.IsZero() {
+			if hb.File != "open30m.polygon.jsonl.gz" || hb.Recorded.Format(time.DateOnly) != "2026-11-20" || hb.Fraction >= 1 {
+				t.Errorf("replay heartbeat %+v", *hb)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no replay heartbeat with progress within 30s: %+v", n.List(time.Now()))
+		}
+	}
+	stop()
+	<-replayed
+	for deadline := time.Now().Add(30 * time.Second); replay() != nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped replay is still listed after 30s")
+		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -154,22 +153,7 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 				fmt.Fprintf(env.stdout, "tape demo: played %s: %d messages in %s; the pages stay up until stopped\n", *file, sum.Messages, sum.Wall.Round(time.Millisecond))
 			}
 		})
-		wg.Go(func() {
-			id := processID("replay")
-			stream.Publish(ctx, stream.NodesConfig{Brokers: brokers, Topic: names.nodes, Logger: log}, func() tape.Heartbeat {
-				p := follow.latest()
-				hb := tape.Heartbeat{ID: id, Role: tape.RoleReplay, Ready: true, File: filepath.Base(*file), Fraction: follow.fraction(p), Recorded: p.Recorded.UTC()}
-				if p.Position.File == "" {
-					hb.Fraction = 0 // nothing read yet
-				}
-				select {
-				case <-played:
-					hb.Fraction, hb.Status = 1, "done"
-				default:
-				}
-				return hb
-			})
-		})
+		wg.Go(func() { announceReplay(ctx, brokers, names.nodes, *file, follow, played, log) })
 	}
 
 	var first error

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"tape"
 	"tape/ingest"
 	"tape/replay"
+	"tape/stream"
 )
 
 // Progress output of tape replay: a bar redrawn a few times a second on a
@@ -89,6 +92,7 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 	resume := fs.String("resume-from", "", "start at this line, FILE:LINE or LINE, as printed by a replay that was stopped")
 	progress := fs.String("progress", "auto", "progress report: bar (a line redrawn in place), log (a line every 10s), none, or auto (bar on a terminal, else log)")
 	batch := fs.Int("batch", replay.DefaultBatchSize, "most messages in one produce request")
+	nodesTopic := fs.String("topic-nodes", tape.TopicNodes, "compacted topic of web node and ingester heartbeats (key = process id), how they and pages find each other")
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
@@ -151,6 +155,15 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 	}
 	var bar *progressBar
 	follow := newReplayProgress(ctx, *file, *format, speed.v, to.t)
+	// The replay announces itself on the heartbeat topic while it runs.
+	actx, stopAnnounce := context.WithCancel(ctx)
+	played := make(chan struct{})
+	announced := make(chan struct{})
+	go func() {
+		defer close(announced)
+		announceReplay(actx, bl, *nodesTopic, *file, follow, played, slog.New(slog.DiscardHandler))
+	}()
+	defer func() { close(played); stopAnnounce(); <-announced }()
 	width := func() int { return terminalWidth(env.stderr) }
 	switch mode {
 	case "bar":
@@ -165,6 +178,8 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 	}
 	if bar != nil {
 		cfg.Progress = bar.update
+	} else {
+		cfg.Progress, cfg.ProgressEvery = follow.update, time.Second
 	}
 	cfg.Failed = func(pos replay.Position, err error) {
 		bar.clear()
@@ -315,6 +330,27 @@ func (r *replayProgress) eta(p replay.Progress) (time.Duration, bool) {
 		return time.Duration(float64(p.Elapsed) * (1 - f) / f), true
 	}
 	return 0, false
+}
+
+// announceReplay says on the heartbeat topic, every few seconds until ctx
+// ends, which file a replay plays, how far it is and the feed time it has
+// reached, so that every web node's /cluster shows it; done closes when
+// the replay has ended.
+func announceReplay(ctx context.Context, brokers []string, topic, file string, follow *replayProgress, done <-chan struct{}, log *slog.Logger) {
+	id := processID("replay")
+	stream.Publish(ctx, stream.NodesConfig{Brokers: brokers, Topic: topic, Logger: log}, func() tape.Heartbeat {
+		p := follow.latest()
+		hb := tape.Heartbeat{ID: id, Role: tape.RoleReplay, Ready: true, File: filepath.Base(file), Fraction: follow.fraction(p), Recorded: p.Recorded.UTC()}
+		if p.Position.File == "" {
+			hb.Fraction = 0 // nothing read yet
+		}
+		select {
+		case <-done:
+			hb.Fraction, hb.Status = 1, "done"
+		default:
+		}
+		return hb
+	})
 }
 
 // progressBar prints a replay's progress: redrawn in place on a terminal
