@@ -281,13 +281,6 @@ func (h *Hub) Trades(sym tape.Symbol) []tape.Print {
 	return st.chart.trades.newestFirst()
 }
 
-// Known reports whether the node has a quote of sym.
-func (h *Hub) Known(sym tape.Symbol) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	st := h.symbols.get(sym)
-	return st != nil && !st.quote.Time.IsZero()
-}
 
 // backfillBatch is how many records Backfill applies per hold of the hub's
 // lock.

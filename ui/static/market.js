@@ -251,11 +251,17 @@
       const at = Math.floor(ms / 1000);
       const t = at - (((at % seconds()) + seconds()) % seconds());
       let i = bars.length - 1;
-      let appended = false;
+      let trimmed = false;
       if (i < 0 || bars[i].t < t) {
         bars.push({ t, o: null, h: null, l: null, c: null, os: null, hs: null, ls: null, cs: null, v: 0n, oAt: 0, cAt: 0 });
+        // A page open all day keeps what the node keeps (stream/bars.go),
+        // dropping the oldest in steps so that a redraw is rare.
+        const keep = width === "1s" ? 600 : 960;
+        if (bars.length > keep + 60) {
+          bars.splice(0, bars.length - keep);
+          trimmed = true;
+        }
         i = bars.length - 1;
-        appended = true;
       } else if (bars[i].t !== t) {
         i = bars.findIndex((b) => b.t >= t);
         if (bars[i].t !== t) bars.splice(i, 0, { t, o: null, h: null, l: null, c: null, os: null, hs: null, ls: null, cs: null, v: 0n, oAt: 0, cAt: 0 });
@@ -275,8 +281,8 @@
         }
       }
       if (!candles) return;
-      if (i === bars.length - 1 || appended) drawLast(b);
-      else draw(); // a late report: redraw the bars around it
+      if (trimmed || i !== bars.length - 1) draw(); // a late report or a trim: redraw
+      else drawLast(b);
     }
 
     const initial = document.getElementById("bars-data");
