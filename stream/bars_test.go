@@ -220,3 +220,61 @@ func TestChartsAreBounded(t *testing.T) {
 		t.Errorf("A has %d trades, C %d", len(h.Trades("A")), len(h.Trades("C")))
 	}
 }
+
+// BenchmarkApplyTrades applies trade records (each with a print) of 1,000
+// symbols: the cost of a quote on the hub, bars, time and sales and
+// movers included. Compare with quote records (no print, no bars):
+//
+//	go test -run '^$' -bench ApplyTrades -benchtime 100000x ./stream
+func BenchmarkApplyTrades(b *testing.B) {
+	for _, withPrint := range []bool{false, true} {
+		b.Run(fmt.Sprintf("print=%v", withPrint), func(b *testing.B) {
+			const symbols = 1000
+			// Records are made for each run (fold positions must grow, or
+			// the hub drops them as repeats): run with -benchtime 100000x.
+			recs := make([]record, 0, b.N)
+			for i := range cap(recs) {
+				sym := tape.Symbol(fmt.Sprintf("S%04d", i%symbols))
+				at := t0.Add(time.Duration(i) * 10 * time.Millisecond)
+				q := tape.Quote{Symbol: sym, Kind: tape.KindTrade, Open: tape.MustPrice("100"), Last: tape.Price(100_00000000 + int64(i%97)*1_000_000),
+					Volume: tape.Size(int64(i+1) * 100_00000000), Day: tape.MakeDay(2026, 11, 20), Time: at, Source: "bench",
+					Seq: tape.Seq{Partition: 0, Offset: int64(i)}}
+				if withPrint {
+					q.Print = tape.Print{Price: q.Last, Size: tape.MustSize("100"), Time: at, Counts: tape.AllUpdates}
+				}
+				recs = append(recs, record{0, int64(i), q.AppendJSON(nil)})
+			}
+			h, err := stream.NewHub(stream.Config{HistorySize: 1024}, sse{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			h.Init(42, []int64{0}, []int64{0})
+			b.ResetTimer()
+			for i := range b.N {
+				r := recs[i]
+				h.Apply(0, int64(i), r.value, int64(i)+1)
+			}
+		})
+	}
+}
+
+// BenchmarkMovers reads the top 10 of each list among 100,000 symbols.
+func BenchmarkMovers(b *testing.B) {
+	h, err := stream.NewHub(stream.Config{HistorySize: 1024}, sse{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	h.Init(42, []int64{0}, []int64{0})
+	for i := range 100_000 {
+		r := dayQuote(fmt.Sprintf("S%06d", i), 0, int64(i), "100", fmt.Sprintf("%d.%02d", 90+i%20, i%100), fmt.Sprint(1+i%5000), t0)
+		h.Apply(0, int64(i), r.value, int64(i)+1)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if m := h.Movers(10); len(m.Active) != 10 {
+			b.Fatal(len(m.Active))
+		}
+	}
+}

@@ -100,9 +100,10 @@ func (s *Server) routeMarket() {
 }
 
 // layout wraps a market page in the shared layout; symbols are what the
-// page wants live (the layout's <main data-symbols>).
+// page wants live, for the layout's <main data-symbols>. It is the one
+// place market pages meet Page.
 func layout(title string, symbols []tape.Symbol, content templ.Component) templ.Component {
-	_ = symbols // the layout of this branch streams from data-stream instead
+	_ = symbols // Page(title, content) streams nothing by itself yet
 	return Page(title, content)
 }
 
