@@ -11,7 +11,7 @@ FUZZTIME  ?= 20000x
 
 include scripts/kafka.mk
 
-.PHONY: all build run test check generate test-deps fuzz clean
+.PHONY: all build run test check generate test-deps fuzz clean vendor
 
 all: build
 
@@ -62,6 +62,25 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -parallel 2 $$pkg >/tmp/tape-fuzz.log 2>&1 || { cat /tmp/tape-fuzz.log; exit 1; }; \
 	  done; \
 	done
+
+# vendor copies the browser libraries pinned in web/package-lock.json
+# (TradingView's lightweight-charts) into ui/static/vendor, with their
+# licences and notices, where the binary embeds them: pages load nothing
+# from a CDN. Run it after changing web/package.json, and commit the result.
+VENDOR := ui/static/vendor
+vendor:
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(VENDOR)
+	cp web/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js $(VENDOR)/
+	cp web/node_modules/lightweight-charts/LICENSE $(VENDOR)/LICENSE.txt
+	@# The NOTICE is not in the npm package; its text is the upstream
+	@# repository's (github.com/tradingview/lightweight-charts/blob/master/NOTICE).
+	printf '%s\n' \
+	  "TradingView Lightweight Charts™ $$(node -p 'require("./web/node_modules/lightweight-charts/package.json").version')" \
+	  'Copyright (c) 2023 TradingView, Inc. https://www.tradingview.com/' \
+	  '' \
+	  'Bundled in the standalone build: fancy-canvas $(shell node -p 'require("./web/node_modules/fancy-canvas/package.json").version' 2>/dev/null),' \
+	  'MIT licence, TradingView, Inc. (https://github.com/tradingview/fancy-canvas).' > $(VENDOR)/NOTICE.txt
 
 clean:
 	rm -rf bin

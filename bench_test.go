@@ -10,7 +10,7 @@ import (
 
 // Records as the quotes topics carry them.
 var (
-	benchQuote = []byte(`{"symbol":"AAPL","kind":"trade","bid":"187.42","ask":"187.44","bid_size":"100","ask_size":"300","last":"187.43","last_size":"100","volume":"125000","open":"186.10","high":"188.00","low":"185.95","state":"","day":"2026-11-20","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon","origin":"feeds.raw/2/1207/0","seq":"3/5521"}`)
+	benchQuote = []byte(`{"symbol":"AAPL","kind":"trade","bid":"187.42","ask":"187.44","bid_size":"100","ask_size":"300","last":"187.43","last_size":"100","volume":"125000","open":"186.10","high":"188.00","low":"185.95","state":"","day":"2026-11-20","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon","origin":"feeds.raw/2/1207/0","seq":"3/5521","print":{"price":"187.43","size":"100","ts":"2026-11-20T14:30:01.123000000Z","counts":"last,high_low,open,volume"}}`)
 	benchEvent = []byte(`{"symbol":"AAPL","kind":"trade","class":"equity","day":"2026-11-20","last":"187.43","size":"100","id":"12:52983527388739","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon","origin":"feeds.raw/2/1207/0"}`)
 )
 

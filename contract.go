@@ -20,6 +20,10 @@ const (
 	// TopicQuotes (same count, CRC32 of the symbol), so that every event of
 	// a symbol meets the one fold that owns it.
 	TopicEvents = "feeds.events"
+	// TopicNodes is compacted and keyed by process id: each web node and
+	// ingester's latest heartbeat (a JSON object; a null value when it
+	// stopped), which is how they find each other and pages find nodes.
+	TopicNodes = "tape.nodes"
 )
 
 // LatestMarkerKey is the key of the marker record in each partition of

@@ -23,6 +23,11 @@ import "strconv"
 //	h    high                   lo   low
 //	st   state                  d    day
 //	t    ts (below)             src  source
+//	p    print
+//
+// p is sent with every quote that reports a trade, changed or not (two
+// trades may look alike), and as null when the previous one reported a
+// trade and this one does not.
 //
 // A ts is 30 characters of which only the last few usually change, so t
 // is "N:TAIL": the new ts is the first N characters of the held ts
@@ -39,7 +44,7 @@ import "strconv"
 var DeltaKeys = map[string]string{
 	"s": "symbol", "k": "kind", "b": "bid", "a": "ask", "bs": "bid_size", "as": "ask_size",
 	"l": "last", "ls": "last_size", "v": "volume", "o": "open", "h": "high", "lo": "low",
-	"st": "state", "d": "day", "t": "ts", "src": "source",
+	"st": "state", "d": "day", "t": "ts", "src": "source", "p": "print",
 }
 
 // AppendDelta appends the delta from prev to q (both quotes of q.Symbol)
@@ -103,6 +108,10 @@ func (q *Quote) AppendDelta(dst []byte, prev *Quote) []byte {
 	if q.Source != prev.Source {
 		dst = append(dst, `,"src":`...)
 		dst = appendString(dst, q.Source)
+	}
+	if !q.Print.IsZero() || !prev.Print.IsZero() {
+		dst = append(dst, `,"p":`...)
+		dst = q.Print.appendJSON(dst)
 	}
 	return append(dst, '}')
 }

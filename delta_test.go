@@ -2,8 +2,8 @@ package tape_test
 
 import (
 	"encoding/json"
-	"maps"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -25,7 +25,7 @@ func TestDeltaAppliedToThePreviousQuoteGivesTheQuote(t *testing.T) {
 		pick := func(p []tape.Price) tape.Price { return p[r.IntN(len(p))] }
 		pickSize := func() tape.Size { return sizes[r.IntN(len(sizes))] }
 		for range 1 + r.IntN(3) {
-			switch r.IntN(14) {
+			switch r.IntN(15) {
 			case 0:
 				q.Bid = pick(prices)
 			case 1:
@@ -50,6 +50,12 @@ func TestDeltaAppliedToThePreviousQuoteGivesTheQuote(t *testing.T) {
 				q.Day = tape.Day(20261120 + r.IntN(2))
 			case 11:
 				q.Kind = tape.Kind(r.IntN(2) + 1)
+			case 13:
+				if r.IntN(2) == 0 {
+					q.Print = tape.Print{}
+				} else {
+					q.Print = tape.Print{Price: pick(prices), Size: pickSize(), Time: q.Time}
+				}
 			case 12:
 				q.Source = []string{"polygon", "fix", "a \"quoted\" <source>"}[r.IntN(3)]
 			}
@@ -78,7 +84,7 @@ func TestDeltaAppliedToThePreviousQuoteGivesTheQuote(t *testing.T) {
 			delete(held, k)
 			delete(want, k)
 		}
-		if !maps.EqualFunc(held, want, func(a, b any) bool { return a == b }) {
+		if !reflect.DeepEqual(held, want) {
 			t.Fatalf("step %d: delta %s on %s gives %v, want %v", i, d, prev.AppendJSON(nil), held, want)
 		}
 	}

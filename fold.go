@@ -71,6 +71,7 @@ type Fold struct {
 	trades   []foldTrade
 	head     int     // the oldest trade's slot once trades is full
 	index    []int32 // open addressing by key: trades slot + 1, 0 empty
+	print    Print   // the trade the event being applied added, if any
 }
 
 // foldTrade is a remembered trade.
@@ -141,6 +142,7 @@ func (f *Fold) Apply(e *Event, at Seq) bool {
 		day = DefaultSession(e.class()).Day(e.Time)
 	}
 	changed := false
+	f.print = Print{}
 	switch {
 	case day < f.q.Day:
 		return false
@@ -165,6 +167,7 @@ func (f *Fold) Apply(e *Event, at Seq) bool {
 		return false
 	}
 	f.q.Kind, f.q.Source, f.q.Origin = e.Kind, e.Source, e.Origin
+	f.q.Print = f.print
 	if e.Time.After(f.q.Time) {
 		f.q.Time = e.Time
 	}
@@ -216,7 +219,12 @@ func (f *Fold) trade(e *Event) bool {
 			return false
 		}
 	}
-	f.add(foldTrade{key: key, price: e.Last, size: e.Size, skip: e.Ineligible}, e.Time.UnixNano(), f.nextOrd(), key != 0)
+	ord := f.nextOrd()
+	f.add(foldTrade{key: key, price: e.Last, size: e.Size, skip: e.Ineligible}, e.Time.UnixNano(), ord, key != 0)
+	f.print = Print{Price: e.Last, Size: e.Size, Time: e.Time, Counts: AllUpdates &^ e.Ineligible}
+	if n := len(f.latest); n == 0 || f.latest[n-1].ord != ord {
+		f.print.Counts &^= UpdatesLast // a late report: last stays
+	}
 	return true
 }
 

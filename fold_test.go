@@ -396,3 +396,48 @@ func TestFoldBounds(t *testing.T) {
 		t.Fatal("the recent repeat counted, or the forgotten one did not")
 	}
 }
+
+// TestFoldPrints checks the trade each quote reports (Quote.Print), which
+// time and sales and bars use: a late report or an odd lot is printed
+// with what it counted for, a repeat or a quote prints nothing.
+func TestFoldPrints(t *testing.T) {
+	late := now.Add(-time.Minute)
+	tests := []struct {
+		name    string
+		before  []tape.Event
+		ev      tape.Event
+		changed bool
+		want    tape.Print
+	}{
+		{name: "regular trade", ev: tradeAt("P", "10.00", "100", now),
+			changed: true, want: tape.Print{Price: px("10"), Size: sz("100"), Time: now, Counts: tape.AllUpdates}},
+		{name: "late report keeps last", before: []tape.Event{tradeAt("P", "10.00", "100", now)}, ev: tradeAt("P", "9.50", "200", late),
+			changed: true, want: tape.Print{Price: px("9.5"), Size: sz("200"), Time: late, Counts: tape.UpdatesHighLow | tape.UpdatesOpen | tape.UpdatesVolume}},
+		{name: "odd lot counts in volume only", ev: tradeAt("P", "10.10", "7", now, withSkip(tape.UpdatesLast|tape.UpdatesHighLow|tape.UpdatesOpen)),
+			changed: true, want: tape.Print{Price: px("10.1"), Size: sz("7"), Time: now, Counts: tape.UpdatesVolume}},
+		{name: "repeat prints nothing", before: []tape.Event{tradeAt("P", "10.00", "100", now, withID("1:9"))}, ev: tradeAt("P", "10.00", "100", now, withID("1:9"))},
+		{name: "quote after a trade prints nothing", before: []tape.Event{tradeAt("P", "10.00", "100", now)}, ev: quoteAt("P", "9.99", "10.01", now), changed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f tape.Fold
+			for i := range tt.before {
+				f.Apply(&tt.before[i], tape.NoSeq)
+			}
+			if got := f.Apply(&tt.ev, tape.NoSeq); got != tt.changed {
+				t.Fatalf("Apply = %v, want %v", got, tt.changed)
+			}
+			if !tt.changed {
+				return
+			}
+			q := f.Quote()
+			if q.Print != tt.want {
+				t.Fatalf("print %+v, want %+v", q.Print, tt.want)
+			}
+			back, err := tape.ParseQuote(q.AppendJSON(nil))
+			if err != nil || back.Print != q.Print {
+				t.Fatalf("round trip: %+v, %v", back.Print, err)
+			}
+		})
+	}
+}

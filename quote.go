@@ -31,7 +31,26 @@ type Quote struct {
 	Origin string
 	// Seq is the fold position, set by the fold stage (NoSeq if none).
 	Seq Seq
+	// Print is the trade this quote reports, when its event was a trade
+	// the fold counted (Kind has KindTrade and the trade was no repeat);
+	// the zero Print otherwise. Last may not be this trade: a late report
+	// or a trade whose conditions exclude the last price leaves it.
+	Print Print
 }
+
+// Print is one trade as time and sales and bars show it: its price, size
+// and feed time, and the statistics it counted in (its sale conditions'
+// Updates; UpdatesLast only if it became the last trade, which a late
+// report does not).
+type Print struct {
+	Price  Price
+	Size   Size
+	Time   time.Time
+	Counts Updates
+}
+
+// IsZero reports whether p is no trade.
+func (p Print) IsZero() bool { return p.Time.IsZero() }
 
 // Book states of a quote; crossed and locked books are real market states
 // and are shown, not rejected.
@@ -61,10 +80,12 @@ func (q *Quote) State() string {
 //	{"symbol":"AAPL","kind":"trade","bid":"187.42","ask":"187.44","bid_size":"100","ask_size":"300",
 //	 "last":"187.43","last_size":"100","volume":"125000","open":"186.10","high":"188.00","low":"185.95",
 //	 "state":"","day":"2026-11-20","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon",
-//	 "origin":"feeds.raw/2/1207/0","seq":"3/5521"}
+//	 "origin":"feeds.raw/2/1207/0","seq":"3/5521",
+//	 "print":{"price":"187.43","size":"100","ts":"2026-11-20T14:30:01.123000000Z","counts":"last,high_low,open,volume"}}
 //
 // Prices and sizes are decimal strings; a missing price is null, a
-// missing day or seq is null.
+// missing day or seq is null, and print is null unless the quote reports
+// a trade (Print).
 func (q *Quote) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"symbol":`...)
 	dst = appendString(dst, string(q.Symbol))
@@ -105,7 +126,23 @@ func (q *Quote) AppendJSON(dst []byte) []byte {
 	} else {
 		dst = append(dst, "null"...)
 	}
+	dst = append(dst, `,"print":`...)
+	dst = q.Print.appendJSON(dst)
 	return append(dst, '}')
+}
+
+// appendJSON writes the print as JSON, null for no trade.
+func (p *Print) appendJSON(dst []byte) []byte {
+	if p.IsZero() {
+		return append(dst, "null"...)
+	}
+	dst = appendPrice(dst, `{"price":`, p.Price)
+	dst = appendSize(dst, `,"size":`, p.Size)
+	dst = append(dst, `,"ts":"`...)
+	dst = AppendTime(dst, p.Time)
+	dst = append(dst, `","counts":"`...)
+	dst = p.Counts.AppendText(dst)
+	return append(dst, `"}`...)
 }
 
 // MarshalJSON implements json.Marshaler.
@@ -115,6 +152,7 @@ func (q Quote) MarshalJSON() ([]byte, error) { return q.AppendJSON(nil), nil }
 type quoteFields struct {
 	symbol, kind, bid, ask, bidSize, askSize, last, lastSize JSONValue
 	volume, open, high, low, day, ts, source, origin, seq    JSONValue
+	print                                                    JSONValue
 }
 
 func (f *quoteFields) set(key []byte, v JSONValue) {
@@ -153,6 +191,8 @@ func (f *quoteFields) set(key []byte, v JSONValue) {
 		f.origin = v
 	case "seq":
 		f.seq = v
+	case "print":
+		f.print = v
 	}
 }
 
@@ -244,6 +284,63 @@ func (f *quoteFields) quote(q *Quote) error {
 		}
 		if q.Seq, err = ParseSeq(s); err != nil {
 			return err
+		}
+	}
+	if f.print.Present() {
+		return parsePrint(f.print, &q.Print)
+	}
+	return nil
+}
+
+var errPrint = &Error{Code: ECodeInvalid, Message: "invalid print: want an object with price, size, ts and counts"}
+
+// parsePrint reads the "print" object of a quote, without allocating.
+func parsePrint(v JSONValue, p *Print) error {
+	if v.Kind() != JSONObject {
+		return errPrint
+	}
+	var price, size, ts, counts JSONValue
+	m := v.Members()
+	for {
+		key, val, ok := m.Next()
+		if !ok {
+			break
+		}
+		switch string(key) {
+		case "price":
+			price = val
+		case "size":
+			size = val
+		case "ts":
+			ts = val
+		case "counts":
+			counts = val
+		}
+	}
+	if m.Err() != nil {
+		return errPrint
+	}
+	var err error
+	if p.Price, err = jsonDecimalPrice(price); err != nil {
+		return err
+	}
+	if p.Price == 0 {
+		return errPrint
+	}
+	if p.Size, err = jsonDecimalSize(size); err != nil {
+		return err
+	}
+	if p.Time, err = jsonTime(ts); err != nil {
+		return err
+	}
+	if counts.Present() {
+		var buf [64]byte
+		b, ok := counts.Text(buf[:])
+		if !ok {
+			return errPrint
+		}
+		if p.Counts, ok = ParseUpdates(b); !ok {
+			return errPrint
 		}
 	}
 	return nil

@@ -15,11 +15,13 @@ func TestQuoteJSON(t *testing.T) {
 		Last: px("187.43"), LastSize: sz("100"), Volume: sz("125000"), Open: px("186.1"), High: px("188"), Low: px("185.95"),
 		Day: tape.MakeDay(2026, 11, 20), Time: time.Date(2026, 11, 20, 14, 30, 1, 123e6, time.UTC), Source: "polygon",
 		Origin: "feeds.raw/2/1207/0", Seq: tape.Seq{Partition: 3, Offset: 5521},
+		Print: tape.Print{Price: px("187.43"), Size: sz("100"), Time: time.Date(2026, 11, 20, 14, 30, 1, 123e6, time.UTC), Counts: tape.AllUpdates},
 	}
 	const want = `{"symbol":"AAPL","kind":"trade","bid":"187.42","ask":"187.44","bid_size":"100","ask_size":"300",` +
 		`"last":"187.43","last_size":"100","volume":"125000","open":"186.10","high":"188.00","low":"185.95",` +
 		`"state":"","day":"2026-11-20","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon",` +
-		`"origin":"feeds.raw/2/1207/0","seq":"3/5521"}`
+		`"origin":"feeds.raw/2/1207/0","seq":"3/5521",` +
+		`"print":{"price":"187.43","size":"100","ts":"2026-11-20T14:30:01.123000000Z","counts":"last,high_low,open,volume"}}`
 	got := q.AppendJSON(nil)
 	if string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
@@ -48,6 +50,14 @@ func TestParseQuote(t *testing.T) {
 				Origin: "feeds.raw/2/1207/0", Seq: tape.NoSeq}},
 		{name: "nulls and fractions", in: `{"symbol":"BTC-USD","kind":"quote","bid":null,"ask":"65000.5","ask_size":"0.011467","seq":null,"day":null,"ts":"2026-11-20T14:30:01.123Z"}`,
 			want: tape.Quote{Symbol: "BTC-USD", Kind: tape.KindQuote, Ask: px("65000.5"), AskSize: sz("0.011467"), Time: ts, Seq: tape.NoSeq}},
+		{name: "a late odd lot's print", in: `{"symbol":"A","kind":"trade","print":{"price":"10.5","size":"7","ts":"2026-11-20T14:30:00Z","counts":"volume"},"ts":"2026-11-20T14:30:01.123Z"}`,
+			want: tape.Quote{Symbol: "A", Kind: tape.KindTrade, Time: ts, Seq: tape.NoSeq,
+				Print: tape.Print{Price: px("10.5"), Size: sz("7"), Time: time.Date(2026, 11, 20, 14, 30, 0, 0, time.UTC), Counts: tape.UpdatesVolume}}},
+		{name: "print null", in: `{"symbol":"A","print":null,"ts":"2026-11-20T14:30:01.123Z"}`, want: tape.Quote{Symbol: "A", Time: ts, Seq: tape.NoSeq}},
+		{name: "print not an object", in: `{"symbol":"A","print":"10","ts":"2026-11-20T14:30:01Z"}`, code: tape.ECodeInvalid},
+		{name: "print without price", in: `{"symbol":"A","print":{"size":"1","ts":"2026-11-20T14:30:01Z"},"ts":"2026-11-20T14:30:01Z"}`, code: tape.ECodeInvalid},
+		{name: "print without time", in: `{"symbol":"A","print":{"price":"1","size":"1"},"ts":"2026-11-20T14:30:01Z"}`, code: tape.ECodeTime},
+		{name: "print with unknown counts", in: `{"symbol":"A","print":{"price":"1","size":"1","ts":"2026-11-20T14:30:01Z","counts":"all"},"ts":"2026-11-20T14:30:01Z"}`, code: tape.ECodeInvalid},
 		{name: "not an object", in: `[1]`, code: tape.ECodeJSON},
 		{name: "empty", in: ` `, code: tape.ECodeEmpty},
 		{name: "bad symbol", in: `{"symbol":"<b>","ts":"2026-11-20T14:30:01Z"}`, code: tape.ECodeSymbol},
@@ -140,5 +150,18 @@ func TestSeq(t *testing.T) {
 		if got := tt.a.After(tt.b); got != tt.want {
 			t.Errorf("%v.After(%v) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+// TestParseQuoteWithPrintAllocates checks that a print costs ParseQuote
+// no allocation: it still allocates only the origin string.
+func TestParseQuoteWithPrintAllocates(t *testing.T) {
+	with := []byte(`{"symbol":"AAPL","kind":"trade","bid":"187.42","ask":"187.44","last":"187.43","volume":"125000","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon","origin":"feeds.raw/2/1207/0","seq":"3/5521","print":{"price":"187.43","size":"100","ts":"2026-11-20T14:30:01.123000000Z","counts":"last,high_low,open,volume"}}`)
+	without := []byte(`{"symbol":"AAPL","kind":"trade","bid":"187.42","ask":"187.44","last":"187.43","volume":"125000","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon","origin":"feeds.raw/2/1207/0","seq":"3/5521"}`)
+	tape.InternSymbol([]byte("AAPL"))
+	base := testing.AllocsPerRun(100, func() { tape.ParseQuote(without) })
+	got := testing.AllocsPerRun(100, func() { tape.ParseQuote(with) })
+	if got > base {
+		t.Fatalf("ParseQuote with a print: %v allocations, without: %v", got, base)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -149,7 +150,7 @@ func TestDeltaStreamsHoldWhatFullStreamsHold(t *testing.T) {
 		for sym, q := range quotes {
 			var want map[string]any
 			mustUnmarshal(t, string(q.AppendJSON(nil)), &want)
-			if got := fastC.held[sym]; !maps.Equal(market(got), market(want)) {
+			if got := fastC.held[sym]; !reflect.DeepEqual(market(got), market(want)) {
 				t.Fatalf("round %d: the delta stream holds %v for %s, want %v", round, got, sym, want)
 			}
 		}
@@ -173,7 +174,7 @@ func TestDeltaStreamsHoldWhatFullStreamsHold(t *testing.T) {
 		for sym, q := range quotes {
 			var want map[string]any
 			mustUnmarshal(t, string(q.AppendJSON(nil)), &want)
-			if got := s.c.held[sym]; !maps.Equal(market(got), market(want)) {
+			if got := s.c.held[sym]; !reflect.DeepEqual(market(got), market(want)) {
 				t.Errorf("%s stream ends holding %v for %s, want %v", name, got, sym, want)
 			}
 		}

@@ -10,6 +10,13 @@
 // path), follows partitions added to the topic, and reports a broker that
 // does not answer to readiness and to every stream.
 //
+// For the market pages the hub also keeps, from the trades quotes report,
+// 1 s and 1 m bars and time and sales per symbol (bars.go), and movers
+// and a symbol index (movers.go). Heartbeats (nodes.go) are how nodes and
+// ingesters find each other: Publish announces a process on a compacted
+// topic, Nodes.Follow reads it, and Hub.SetNodes sends the live web nodes
+// to every stream as "event: nodes". Nodes is safe for concurrent use.
+//
 // Concurrency: every Hub method is safe for concurrent use; one mutex
 // guards the hub's state and each Subscriber has its own for its queue.
 // Work under the hub's mutex is bounded by what one call touches (an

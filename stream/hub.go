@@ -33,6 +33,9 @@ const (
 	// it is forgotten: long enough to keep yesterday's quiet names through
 	// a weekend.
 	DefaultSymbolIdle = 96 * time.Hour
+	// DefaultMaxCharts bounds the symbols whose bars and trades a node
+	// keeps: at most ~105 KB each (bars.go), ~430 MB in all.
+	DefaultMaxCharts = 4096
 )
 
 // Config tunes a Hub. Zero fields take the Default values.
@@ -63,6 +66,10 @@ type Config struct {
 	// SymbolIdle forgets symbols not updated for this long (by this
 	// node's clock) that no stream watches.
 	SymbolIdle time.Duration
+	// MaxCharts is the most symbols whose bars and time and sales the
+	// hub keeps; past it, the chart of the symbol traded longest ago is
+	// dropped.
+	MaxCharts int
 }
 
 func (c Config) withDefaults() Config {
@@ -82,6 +89,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxSymbols, DefaultMaxSymbols)
 	def(&c.MaxResume, DefaultMaxResume)
 	def(&c.SymbolLimit, DefaultSymbolLimit)
+	def(&c.MaxCharts, DefaultMaxCharts)
 	defDur(&c.HistoryAge, DefaultHistoryAge)
 	defDur(&c.StallTimeout, DefaultStallTimeout)
 	defDur(&c.ResumeGrace, DefaultResumeGrace)
@@ -96,6 +104,7 @@ const (
 	MaxSubscribersCap = 1_000_000
 	MaxSymbolsCap     = 10_000
 	MaxSymbolLimit    = 50_000_000
+	MaxChartsCap      = 1_000_000
 )
 
 // Validate reports the first field outside its range, naming it.
@@ -122,6 +131,7 @@ func (c Config) Validate() error {
 	intIn("MaxResume", c.MaxResume, 1, MaxHistorySize)
 	intIn("SymbolLimit", c.SymbolLimit, 1, MaxSymbolLimit)
 	durIn("SymbolIdle", c.SymbolIdle, time.Minute, 365*24*time.Hour)
+	intIn("MaxCharts", c.MaxCharts, 1, MaxChartsCap)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
@@ -183,6 +193,7 @@ func (f *frame) data() []byte {
 const (
 	keySnapshot = "#snapshot"
 	keyStatus   = "#status"
+	keyNodes    = "#nodes"
 )
 
 // Hub keeps the current quote of every symbol and a bounded history of
@@ -202,12 +213,17 @@ type Hub struct {
 	fingerprint uint32
 	offsets     []int64 // next offset to apply, per partition
 	starts      []int64 // oldest offset whose events history still holds, per partition
+	firstRead   []int64 // the offset reading began at, per partition: where Backfill stops
 	ends        []int64 // newest log end seen, per partition
 	readyAt     []int64 // log end at start-up; ready once offsets reach it
 	ready       bool
 	closed      bool
 	seq         uint64
 	symbols     universe
+	movers      movers    // symbols by move and by volume (movers.go)
+	charts      chartList // symbols with bars, by last trade (bars.go)
+	nodes       *frame    // the live web nodes, for every new stream (nodes.go)
+	newest      time.Time // the feed time of the newest quote held: the feed's clock
 	hist        history
 	subs        map[tape.Symbol]map[*Subscriber]int32 // the symbol's index in the subscriber's list
 	nsubs       int
@@ -261,6 +277,7 @@ func NewHub(cfg Config, enc Encoder) (*Hub, error) {
 		cfg:        cfg,
 		enc:        enc,
 		symbols:    newUniverse(),
+		movers:     newMovers(),
 		hist:       history{ring: make([]*frame, min(cfg.HistorySize, 1024))},
 		subs:       make(map[tape.Symbol]map[*Subscriber]int32),
 		conflating: make(map[*Subscriber]struct{}),
@@ -291,6 +308,7 @@ func (h *Hub) Init(fingerprint uint32, starts, ends []int64) error {
 	h.fingerprint = fingerprint
 	h.offsets = slices.Clone(starts)
 	h.starts = slices.Clone(starts)
+	h.firstRead = slices.Clone(starts)
 	h.ends = slices.Clone(ends)
 	h.readyAt = slices.Clone(ends)
 	h.checkReadyLocked()
@@ -337,7 +355,19 @@ func (h *Hub) Seed(q tape.Quote) {
 		// reaches the history, but no older record replaces the seed.
 		// No stream holds it, so no delta may follow it (live 0).
 		st.quote, st.live = q, 0
+		h.movers.update(st)
+		if q.Time.After(h.newest) {
+			h.newest = q.Time
+		}
 	}
+}
+
+// Newest returns the feed time of the newest quote the hub holds (zero
+// when none): the feed's clock, which during a replay is the recording's.
+func (h *Hub) Newest() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.newest
 }
 
 // stateLocked returns sym's state, making it if need be; nil when the
@@ -481,6 +511,7 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	if q.Seq.IsSet() {
 		st.framed = q.Seq
 	}
+	h.addPrintLocked(st, q, true)
 	live := !older(q, &st.quote)
 	prevLive := st.live
 	var prev *tape.Quote // what the symbol's subscribers hold, for deltas
@@ -491,6 +522,10 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 		}
 		st.quote = *q
 		st.record(*q)
+		h.movers.update(st)
+		if q.Time.After(h.newest) {
+			h.newest = q.Time
+		}
 	} else {
 		// Older than what the node holds (its seed from quotes.latest
 		// while it catches up): history for resumes, but never shown as
@@ -767,6 +802,9 @@ func (h *Hub) SubscribeWith(symbols []tape.Symbol, lastEventID string, opts Opti
 	}
 	if h.feedErr != nil {
 		sub.push(h.statusFrameLocked(), now, h.cfg)
+	}
+	if h.nodes != nil {
+		sub.push(h.nodes, now, h.cfg)
 	}
 	for i, s := range own {
 		m := h.subs[s]

@@ -22,6 +22,10 @@ type symbolState struct {
 	// recent is a ring of the last RecentTicks quotes, for charts.
 	recent     []tape.Quote
 	recentNext int
+	// chart holds bars and time and sales (bars.go), once it trades;
+	// mover is where it stands among movers (movers.go).
+	chart *chart
+	mover moverPlace
 	// frames are this symbol's events in the history, oldest first
 	// (frames[fhead:]), so that a resume finds them without a scan; mixed
 	// is set once they span partitions (partitions were added).
@@ -148,6 +152,8 @@ func (h *Hub) evictOneLocked(now time.Time, idle time.Duration) bool {
 			}
 		}
 		u.remove(st)
+		h.movers.remove(st)
+		h.dropChartLocked(st)
 		h.stats.Evicted.Add(1)
 		h.stats.Symbols.Store(int64(u.len()))
 		return true

@@ -37,25 +37,6 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	return render(c, Page("Watchlist", Dashboard(v)))
 }
 
-// symbolPage serves GET /s/{symbol}; a symbol may contain "/" (EUR/USD).
-func (s *Server) symbolPage(c *fiber.Ctx) error {
-	raw, err := url.PathUnescape(c.Params("+"))
-	if err != nil {
-		raw = c.Params("+")
-	}
-	sym, err := tape.ParseSymbolString(raw)
-	if err != nil {
-		e := errorf(fiber.StatusBadRequest, tape.ECodeSymbol, "invalid symbol")
-		e.Symbols = []string{raw}
-		return e
-	}
-	v := symbolView{Quote: tape.Quote{Symbol: sym}, Recent: s.quotes.Recent(sym), Node: s.cfg.NodeID}
-	if qs := s.quotes.Quotes([]tape.Symbol{sym}); len(qs) == 1 {
-		v.Quote = qs[0]
-	}
-	return render(c, Page(string(sym), SymbolPage(v)))
-}
-
 func render(c *fiber.Ctx, page templ.Component) error {
 	c.Set("Content-Type", "text/html; charset=utf-8")
 	c.Set("Cache-Control", "no-store")
@@ -128,23 +109,6 @@ func isoTime(q tape.Quote) string {
 		return ""
 	}
 	return q.Time.UTC().Format(time.RFC3339Nano)
-}
-
-// chartPoint is one point of the symbol chart: feed time in ms and the
-// last price as text (the script parses it for plotting only).
-type chartPoint struct {
-	T    int64  `json:"t"`
-	Last string `json:"last"`
-	Bid  string `json:"bid"`
-	Ask  string `json:"ask"`
-}
-
-func chartPoints(qs []tape.Quote) []chartPoint {
-	out := make([]chartPoint, 0, len(qs))
-	for _, q := range qs {
-		out = append(out, chartPoint{T: q.Time.UnixMilli(), Last: optPrice(q.Last), Bid: optPrice(q.Bid), Ask: optPrice(q.Ask)})
-	}
-	return out
 }
 
 func optPrice(p tape.Price) string {

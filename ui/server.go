@@ -293,7 +293,6 @@ func New(cfg Config, quotes Quotes) (*Server, error) {
 	}))
 	s.app.Use(s.guard)
 	s.app.Get("/", s.whenReady, s.dashboard)
-	s.app.Get("/s/+", s.whenReady, s.symbolPage)
 	s.app.Get("/events", s.cors, s.events)
 	s.app.Get("/api/quotes", s.cors, s.whenReady, s.apiQuotes)
 	s.app.Options("/events", s.cors)
@@ -302,6 +301,8 @@ func New(cfg Config, quotes Quotes) (*Server, error) {
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/metrics", s.metrics)
 	s.app.Get("/static/:name", s.static)
+	// market data and pages (market.go)
+	s.routeMarket()
 	return s, nil
 }
 

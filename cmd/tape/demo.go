@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -24,10 +25,15 @@ import (
 const demoFeed = "testdata/feeds/session.polygon.jsonl.gz"
 
 func runDemo(ctx context.Context, args []string, env environ) error {
-	fs := flagSet("demo", "Run everything in one process on an embedded Kafka-protocol broker: topics, an ingester, a web node and a looping replay of the bundled feed. No Java, no Docker, no network.", env)
+	fs := flagSet("demo", "Run everything in one process on an embedded Kafka-protocol broker: topics, an ingester, a web node and a looping replay of the bundled feed, or with --file one replay of a recording as it was recorded. No Java, no Docker, no network.", env)
 	kafkaAddr := fs.String("kafka-addr", "127.0.0.1:19092", "where the embedded broker listens, for more tape processes, kcat or any Kafka client")
 	speed := speedValue{1}
-	fs.Var(&speed, "speed", "replay pace of the bundled feed (1 is real time)")
+	fs.Var(&speed, "speed", "replay pace: 1 is real time, 10 ten times faster, max as fast as the broker takes it")
+	file := fs.String("file", "", "play this recording once (any format tape replay reads, plain or gzip) instead of looping the bundled feed; its times are kept, so the pages show that session and its trading day")
+	format := fs.String("format", "", "format of --file's lines (default from the file name, or else from the first line): "+strings.Join(ingest.Formats(), ", "))
+	var from, to timeValue
+	fs.Var(&from, "from", "with --file, play only messages stamped at or after this RFC 3339 time")
+	fs.Var(&to, "to", "with --file, play only messages stamped before this RFC 3339 time")
 	partitions := fs.Int("partitions", 3, "partitions of each topic")
 	var node nodeConfig
 	node.register(fs)
@@ -56,6 +62,22 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 	if err := node.validate(); err != nil {
 		return err
 	}
+	if *file == "" && (*format != "" || !from.t.IsZero() || !to.t.IsZero()) {
+		return errors.New("--format, --from and --to go with --file")
+	}
+	if *file != "" {
+		if st, err := os.Stat(*file); err != nil || !st.Mode().IsRegular() {
+			return fmt.Errorf("--file %s: not a readable file", *file)
+		}
+		if *format != "" {
+			if _, ok := ingest.Lookup(*format); !ok {
+				return fmt.Errorf("--format %q is unknown (known: %s)", *format, strings.Join(ingest.Formats(), ", "))
+			}
+		}
+		if !from.t.IsZero() && !to.t.IsZero() && !from.t.Before(to.t) {
+			return errors.New("--from must be before --to")
+		}
+	}
 	ln, err := net.Listen("tcp", *kafkaAddr)
 	if err != nil {
 		return fmt.Errorf("embedded broker: %w", err)
@@ -79,7 +101,7 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 		env.ready("kafka", brokers[0])
 	}
 
-	names := topicNames{tape.TopicRaw, tape.TopicQuotes, tape.TopicLatest, tape.TopicDLQ, tape.TopicEvents}
+	names := topicNames{tape.TopicRaw, tape.TopicQuotes, tape.TopicLatest, tape.TopicDLQ, tape.TopicEvents, tape.TopicNodes}
 	if err := ensureTopics(ctx, brokers, topicsConfig{names: names, partitions: *partitions, rawPartitions: *partitions, replication: 1}, io.Discard); err != nil {
 		return err
 	}
@@ -101,13 +123,38 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 		}
 	}
 	wg.Go(func() { errs <- serveNode(ctx, node, nodeEnv, log.With("part", "web")) })
-	wg.Go(func() {
-		_, err := replay.Run(ctx, replay.Config{
-			Brokers: brokers, Topic: names.raw, Speed: speed.v, Loop: true,
-			FS: tape.Feeds, Stamp: stampOf, Rewrite: rewriteTime, Logger: log,
-		}, demoFeed)
-		errs <- err
-	})
+	if *file == "" {
+		wg.Go(func() {
+			_, err := replay.Run(ctx, replay.Config{
+				Brokers: brokers, Topic: names.raw, Speed: speed.v, Loop: true,
+				FS: tape.Feeds, Stamp: stampOf, Rewrite: rewriteTime, Logger: log,
+			}, demoFeed)
+			errs <- err
+		})
+	} else {
+		// The recording plays once, as recorded: nothing else is on the
+		// embedded broker, so its session is what the pages show. The
+		// replay announces its progress on the heartbeat topic, which
+		// every web node shows (/api/cluster, /cluster).
+		follow := newReplayProgress(ctx, *file, *format, speed.v, to.t)
+		played := make(chan struct{})
+		wg.Go(func() {
+			defer close(played)
+			sum, err := replay.Run(ctx, replay.Config{
+				Brokers: brokers, Topic: names.raw, Format: *format, Speed: speed.v, From: from.t, To: to.t,
+				Stamp: stampOf, Sniff: ingest.Sniff, Logger: log,
+				Progress: follow.update, ProgressEvery: 500 * time.Millisecond,
+			}, *file)
+			if err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("replay %s: %w", *file, err)
+				return
+			}
+			if ctx.Err() == nil {
+				fmt.Fprintf(env.stdout, "tape demo: played %s: %d messages in %s; the pages stay up until stopped\n", *file, sum.Messages, sum.Wall.Round(time.Millisecond))
+			}
+		})
+		wg.Go(func() { announceReplay(ctx, brokers, names.nodes, *file, follow, played, log) })
+	}
 
 	var first error
 	select {

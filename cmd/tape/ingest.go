@@ -3,12 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"tape"
 	"tape/ingest"
+	"tape/stream"
 )
 
 type ingestConfig struct {
@@ -84,10 +90,65 @@ func runIngester(ctx context.Context, c ingestConfig, env environ, log *slog.Log
 		}
 	}
 	log.Info("ingester running", "group", c.group, "fold-group", c.foldGroup, "from", c.names.raw, "via", c.names.events, "to", c.names.quotes)
+	// The ingester announces itself on the heartbeat topic (its rates and
+	// rejects show on every web node's /cluster) until it stops.
+	hctx, leave := context.WithCancel(ctx)
+	var beats sync.WaitGroup
+	beats.Go(func() {
+		stream.Publish(hctx, stream.NodesConfig{Brokers: brokers, Topic: c.names.nodes, Logger: log}, ingestBeat(processID("ingest"), in))
+	})
 	err = in.Run(ctx)
+	leave()
+	beats.Wait()
 	s := in.Stats()
 	log.Info("ingester stopped", "raw", s.Raw, "events", s.Events, "rejected", s.Rejected, "folded", s.Folded, "quotes", s.Quotes)
 	return err
+}
+
+// ingestBeat returns an ingester's heartbeat: raw messages, quotes and
+// rejects per second since the beat before, rejects in all, readiness.
+func ingestBeat(id string, in *ingest.Ingester) func() tape.Heartbeat {
+	var last ingest.Stats
+	var lastRejected int64
+	var lastAt time.Time
+	return func() tape.Heartbeat {
+		now, st := time.Now(), in.Stats()
+		var rejected int64
+		for _, n := range st.Rejected {
+			rejected += n
+		}
+		hb := tape.Heartbeat{ID: id, Role: tape.RoleIngest, Ready: len(in.Faults()) == 0, Rejected: rejected}
+		if !hb.Ready {
+			hb.Status = "faults: see /readyz"
+		}
+		if dt := now.Sub(lastAt).Seconds(); !lastAt.IsZero() && dt > 0 {
+			hb.RawPerSec = float64(st.Raw-last.Raw) / dt
+			hb.QuotesPerSec = float64(st.Quotes-last.Quotes) / dt
+			hb.RejectsPerSec = float64(rejected-lastRejected) / dt
+		}
+		last, lastRejected, lastAt = st, rejected, now
+		return hb
+	}
+}
+
+// processes numbers the ingesters and replays one process runs (the
+// demo, tests), so that each has its own heartbeat id.
+var processes atomic.Int64
+
+// processID names a part of this process on the heartbeat topic: role,
+// host name, process id and a number, in the characters an id allows.
+func processID(role string) string {
+	host, _ := os.Hostname()
+	id := []byte(fmt.Sprintf("%s-%s-%d-%d", role, host, os.Getpid(), processes.Add(1)))
+	for i, c := range id {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			id[i] = '-'
+		}
+	}
+	if len(id) > 64 {
+		id = id[len(id)-64:]
+	}
+	return string(id)
 }
 
 // ingestAdmin serves an ingester's liveness, readiness and metrics.

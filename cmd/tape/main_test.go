@@ -54,17 +54,17 @@ func uniqueID(t testing.TB) string {
 }
 
 // testTopics are one test's topic names, as flags.
-type testTopics struct{ raw, quotes, latest, dlq, events string }
+type testTopics struct{ raw, quotes, latest, dlq, events, nodes string }
 
 func newTopics(t testing.TB, brokers, id string, partitions int) testTopics {
 	t.Helper()
-	tt := testTopics{"raw-" + id, "quotes-" + id, "latest-" + id, "dlq-" + id, "events-" + id}
+	tt := testTopics{"raw-" + id, "quotes-" + id, "latest-" + id, "dlq-" + id, "events-" + id, "nodes-" + id}
 	runOK(t, append([]string{"topics", "--brokers", brokers, "--partitions", fmt.Sprint(partitions), "--raw-partitions", fmt.Sprint(partitions)}, tt.flags()...)...)
 	return tt
 }
 
 func (tt testTopics) flags() []string {
-	return []string{"--topic-raw", tt.raw, "--topic-quotes", tt.quotes, "--topic-latest", tt.latest, "--topic-dlq", tt.dlq, "--topic-events", tt.events}
+	return []string{"--topic-raw", tt.raw, "--topic-quotes", tt.quotes, "--topic-latest", tt.latest, "--topic-dlq", tt.dlq, "--topic-events", tt.events, "--topic-nodes", tt.nodes}
 }
 
 // runOK runs a tape command to completion and fails the test on error.

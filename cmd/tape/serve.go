@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"tape"
@@ -31,6 +33,7 @@ type nodeConfig struct {
 	unknown   bool
 	cors      string
 	proxies   string
+	publicURL string
 	hub       stream.Config
 	logLevel  string
 }
@@ -54,7 +57,22 @@ func (c *nodeConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.hub.SymbolLimit, "symbol-limit", stream.DefaultSymbolLimit, "most symbols this node keeps; past it the one updated longest ago that no stream watches is forgotten")
 	fs.DurationVar(&c.hub.SymbolIdle, "symbol-idle", stream.DefaultSymbolIdle, "forget a symbol no stream watches after this long without an update")
 	fs.IntVar(&c.hub.MaxResume, "max-resume", stream.DefaultMaxResume, "most events one reconnecting stream is replayed; a longer gap gets a snapshot")
+	fs.StringVar(&c.publicURL, "public-url", "", "this node's base URL as browsers reach it (http[s]://host[:port]), announced in its heartbeat so pages can move to it when their node is gone (default from --addr, localhost when it names no host)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// publicBase checks --public-url, or derives it from the address the
+// node listens on, and returns it as scheme://host[:port].
+func (c *nodeConfig) publicBase(listening string) (string, error) {
+	if c.publicURL == "" {
+		return "http://" + browsable(listening), nil
+	}
+	u, err := url.Parse(c.publicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("--public-url is %q, want http[s]://host[:port] with no path, query or credentials", c.publicURL)
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 func runServe(ctx context.Context, args []string, env environ) error {
@@ -142,10 +160,14 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 	if err := c.validate(); err != nil {
 		return err
 	}
+	if _, err := c.publicBase(c.addr); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
+	public, _ := c.publicBase(ln.Addr().String())
 	if c.nodeID == "" {
 		host, _ := os.Hostname()
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
@@ -156,6 +178,7 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		ln.Close()
 		return flagError(err)
 	}
+	nodes := stream.NewNodes(func(web []tape.Heartbeat) { hub.SetNodes(stream.NodesEvent(web)) })
 	srv, err := ui.New(ui.Config{
 		NodeID:               c.nodeID,
 		DefaultSymbols:       watch,
@@ -170,7 +193,7 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		Drain:                c.drain,
 		Metrics:              func(w io.Writer) { writeHubMetrics(w, hub) },
 		Logger:               log,
-	}, hubQuotes{hub})
+	}, hubQuotes{Hub: hub, nodes: nodes})
 	if err != nil {
 		hub.Close()
 		ln.Close()
@@ -182,16 +205,32 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 	// go on receiving quotes, or they would show stale prices as live.
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	kcfg := stream.KafkaConfig{
+		Brokers: brokers, Topic: c.names.quotes, LatestTopic: c.names.latest,
+		Group: "tape-web-" + c.nodeID, Logger: log,
+	}
 	consumed := make(chan error, 1)
-	go func() {
-		consumed <- hub.Consume(cctx, stream.KafkaConfig{
-			Brokers: brokers, Topic: c.names.quotes, LatestTopic: c.names.latest,
-			Group: "tape-web-" + c.nodeID, Logger: log,
-		})
-	}()
+	go func() { consumed <- hub.Consume(cctx, kcfg) }()
+	// Heartbeats: the node follows the others for as long as it serves,
+	// and announces itself until ctx ends, then leaves at once (a
+	// tombstone) so that pages stop choosing it while it drains.
+	hbCfg := stream.NodesConfig{Brokers: brokers, Topic: c.names.nodes, Logger: log}
+	var beats sync.WaitGroup
+	defer beats.Wait()
+	beats.Go(func() { nodes.Follow(cctx, hbCfg) })
+	// Charts open with the session's 1 m bars, not only the history
+	// window's: the trades before it are read once, in the background.
+	beats.Go(func() {
+		if err := hub.Backfill(cctx, kcfg, time.Now().Add(-stream.MinuteBarsKept*time.Minute)); err != nil && cctx.Err() == nil {
+			log.Warn("bars of the session before the history window are missing", "err", err)
+		}
+	})
+	pctx, leave := context.WithCancel(ctx)
+	defer leave()
+	beats.Go(func() { stream.Publish(pctx, hbCfg, webBeat(c.nodeID, public, hub)) })
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("web node listening", "addr", ln.Addr().String(), "group", "tape-web-"+c.nodeID)
+	log.Info("web node listening", "addr", ln.Addr().String(), "url", public, "group", "tape-web-"+c.nodeID)
 	if env.ready != nil {
 		env.ready("http", ln.Addr().String())
 	}
@@ -206,6 +245,7 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		runErr = fmt.Errorf("serve: %w", err)
 		served <- nil
 	}
+	leave()
 	log.Info("draining", "window", c.drain)
 	sctx, scancel := context.WithTimeout(context.Background(), c.drain+5*time.Second)
 	defer scancel()
@@ -219,13 +259,75 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 	return runErr
 }
 
-// hubQuotes adapts stream.Hub to ui.Quotes.
-type hubQuotes struct{ *stream.Hub }
+// webBeat returns the heartbeat of a web node: its quotes applied per
+// second since the beat before, streams, lag and readiness.
+func webBeat(id, public string, hub *stream.Hub) func() tape.Heartbeat {
+	var lastN int64
+	var lastAt time.Time
+	return func() tape.Heartbeat {
+		now, n := time.Now(), hub.Stats().Applied.Load()
+		rate := 0.0
+		if !lastAt.IsZero() {
+			rate = float64(n-lastN) / now.Sub(lastAt).Seconds()
+		}
+		lastN, lastAt = n, now
+		hb := tape.Heartbeat{ID: id, Role: tape.RoleWeb, URL: public, Ready: hub.Ready(),
+			Streams: int64(hub.Subscribers()), EventsPerSec: rate, Lag: hub.Lag()}
+		if _, err := hub.FeedState(); err != nil {
+			hb.Ready, hb.Status = false, "broker unreachable"
+		} else if !hb.Ready {
+			hb.Status = "catching up"
+		}
+		return hb
+	}
+}
+
+// hubQuotes adapts stream.Hub to ui.Quotes and ui.Market.
+type hubQuotes struct {
+	*stream.Hub
+	nodes *stream.Nodes
+}
 
 var (
 	_ ui.Quotes = hubQuotes{}
+	_ ui.Market = hubQuotes{}
 	_ ui.Stream = (*stream.Subscriber)(nil)
 )
+
+// Bars returns the hub's bars as ui shows them.
+func (h hubQuotes) Bars(sym tape.Symbol, width time.Duration) ([]ui.Bar, tape.Day) {
+	bars, day, err := h.Hub.Bars(sym, int(width/time.Second))
+	if err != nil {
+		return nil, 0
+	}
+	out := make([]ui.Bar, len(bars))
+	for i, b := range bars {
+		out[i] = ui.Bar{Time: b.Time, Open: b.Open, High: b.High, Low: b.Low, Close: b.Close, Volume: b.Volume}
+	}
+	return out, day
+}
+
+// Movers returns the hub's movers as ui shows them.
+func (h hubQuotes) Movers(n int) ui.Movers {
+	m := h.Hub.Movers(n)
+	return ui.Movers{Gainers: m.Gainers, Losers: m.Losers, Active: m.Active}
+}
+
+// Cluster returns the processes heard from, by role, and the feed clock.
+func (h hubQuotes) Cluster() ui.Cluster {
+	c := ui.Cluster{Newest: h.Newest()}
+	for _, hb := range h.nodes.List(time.Now()) {
+		switch hb.Role {
+		case tape.RoleWeb:
+			c.Web = append(c.Web, hb)
+		case tape.RoleIngest:
+			c.Ingest = append(c.Ingest, hb)
+		case tape.RoleReplay:
+			c.Replay = append(c.Replay, hb)
+		}
+	}
+	return c
+}
 
 // FeedStale says why, if at all, the hub's quotes are stale.
 func (h hubQuotes) FeedStale() (time.Time, string) {

@@ -18,7 +18,7 @@ import (
 // topicNames are the topics of the contract; every command that touches
 // Kafka takes the same flags for them.
 type topicNames struct {
-	raw, quotes, latest, dlq, events string
+	raw, quotes, latest, dlq, events, nodes string
 }
 
 func (t *topicNames) register(fs *flag.FlagSet) {
@@ -27,6 +27,7 @@ func (t *topicNames) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.latest, "topic-latest", tape.TopicLatest, "compacted topic of last values (key = symbol)")
 	fs.StringVar(&t.dlq, "topic-dlq", tape.TopicDLQ, "dead-letter topic for rejected input")
 	fs.StringVar(&t.events, "topic-events", tape.TopicEvents, "topic of normalised events between the normalisers and the folds (key = symbol)")
+	fs.StringVar(&t.nodes, "topic-nodes", tape.TopicNodes, "compacted topic of web node and ingester heartbeats (key = process id), how they and pages find each other")
 }
 
 type topicsConfig struct {
@@ -75,6 +76,8 @@ func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io
 		{Topic: tc.names.quotes, NumPartitions: tc.partitions, ReplicationFactor: tc.replication},
 		{Topic: tc.names.latest, NumPartitions: tc.partitions, ReplicationFactor: tc.replication, ConfigEntries: compact},
 		{Topic: tc.names.dlq, NumPartitions: tc.partitions, ReplicationFactor: tc.replication},
+		// A handful of heartbeats: one partition keeps them in order.
+		{Topic: tc.names.nodes, NumPartitions: 1, ReplicationFactor: tc.replication, ConfigEntries: compact},
 	}
 	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: want})
 	if err != nil {
@@ -114,13 +117,17 @@ func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io
 	if err != nil {
 		return err
 	}
+	nodesPolicy, err := cleanupPolicy(ctx, client, tc.names.nodes)
+	if err != nil {
+		return err
+	}
 	for _, t := range want {
 		state := "exists"
 		if slices.Contains(created, t.Topic) {
 			state = "created"
 		}
 		note := ""
-		if parts[t.Topic] != t.NumPartitions {
+		if parts[t.Topic] != t.NumPartitions && t.Topic != tc.names.nodes {
 			note = fmt.Sprintf(" (asked for %d; partition counts are never changed here, since keys would move)", t.NumPartitions)
 		}
 		fmt.Fprintf(out, "%-8s %-16s %d partitions%s\n", state, t.Topic, parts[t.Topic], note)
@@ -129,8 +136,10 @@ func ensureTopics(ctx context.Context, brokers []string, tc topicsConfig, out io
 		return fmt.Errorf("topics: %s, %s and %s have %d, %d and %d partitions; they must have the same count, since the fold of events partition p writes partition p of the other two (recreate the newest with the others' count)",
 			tc.names.events, tc.names.quotes, tc.names.latest, e, q, l)
 	}
-	if policy != "compact" {
-		return fmt.Errorf("topics: %s has cleanup.policy=%q; it must be compact (kafka-configs --alter --add-config cleanup.policy=compact)", tc.names.latest, policy)
+	for _, p := range []struct{ topic, policy string }{{tc.names.latest, policy}, {tc.names.nodes, nodesPolicy}} {
+		if p.policy != "compact" {
+			return fmt.Errorf("topics: %s has cleanup.policy=%q; it must be compact (kafka-configs --alter --add-config cleanup.policy=compact)", p.topic, p.policy)
+		}
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 func TestMismatchedPartitionCountsAreRefused(t *testing.T) {
 	brokers := testBrokers(t)
 	id := uniqueID(t)
-	tt := testTopics{"raw-" + id, "quotes-" + id, "latest-" + id, "dlq-" + id, "events-" + id}
+	tt := testTopics{"raw-" + id, "quotes-" + id, "latest-" + id, "dlq-" + id, "events-" + id, "nodes-" + id}
 	client := &kafka.Client{Addr: kafka.TCP(strings.Split(brokers, ",")...), Timeout: 30 * time.Second, Transport: &kafka.Transport{}}
 	res, err := client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
 		{Topic: tt.events, NumPartitions: 2, ReplicationFactor: 1}}})
