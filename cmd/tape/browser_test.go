@@ -334,7 +334,8 @@ func waitLive(t *testing.T, ctx context.Context, timeout time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("#status is %q after %s, want live", class, timeout)
+			detail, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({state: window.tape && window.tape.state, mode: window.tape && window.tape.mode, visible: document.visibilityState, title: document.getElementById("status").title})`))
+			t.Fatalf("#status is %q after %s, want live (%s)", class, timeout, detail)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

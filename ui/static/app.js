@@ -21,7 +21,7 @@
   const workerURL = script && script.src ? script.src.replace(/app\.js(?=\?|$)/, "worker.js") : "/static/worker.js";
   const version = (/[?&]v=([^&]+)/.exec(workerURL) || [])[1] || "0";
   const tabId = Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
-  const symbolRE = /^[A-Z0-9./:_=^-]{1,24}$/; // tape.ParseSymbol
+  const symbolRE = /^[A-Z0-9^][A-Z0-9./:_=^-]{0,23}$/; // tape.Symbol
 
   let wanted = parseList(main ? main.dataset.symbols : "");
   let post = null; // sends a message to the hub
@@ -64,8 +64,8 @@
         break;
       }
       case "state":
-        conn = { state: m.state, since: m.since, newest: Math.max(conn.newest, m.newest || 0) };
-        emit("tape:state", { state: conn.state, since: conn.since, newest: conn.newest });
+        conn = { state: m.state, since: m.since, newest: Math.max(conn.newest, m.newest || 0), node: m.node || "", why: m.why || "" };
+        emit("tape:state", { state: conn.state, since: conn.since, newest: conn.newest, why: conn.why });
         break;
       case "nodes":
         nodes = Array.isArray(m.nodes) ? m.nodes : [];
@@ -80,7 +80,17 @@
 
   // Each tab holds a lock named after itself for its whole life: the hub
   // learns that a tab is gone (closed, crashed) when the lock is freed.
-  if (navigator.locks) navigator.locks.request("tape-tab-" + tabId, () => new Promise(() => {})).catch(() => {});
+  // The tab says hello only once it holds it, or the hub's watch could be
+  // granted first and take the tab for gone.
+  function holdTabLock(then) {
+    if (!navigator.locks) return then();
+    let started = false;
+    navigator.locks.request("tape-tab-" + tabId, () => {
+      started = true;
+      then();
+      return new Promise(() => {});
+    }).catch(() => { if (!started) then(); });
+  }
 
   function startShared() {
     const w = new SharedWorker(workerURL, { name: "tape-" + version });
@@ -363,6 +373,7 @@
     const st = !wanted.length ? "idle" : conn.state in LABEL ? conn.state : "connecting";
     status.className = "status " + st;
     status.textContent = LABEL[st];
+    status.title = conn.why || (conn.node ? "streaming from " + conn.node : "");
     document.body.classList.toggle("stale", st === "reconnecting" || st === "stale");
     showAge();
   }
@@ -727,5 +738,5 @@
     draw();
   }
 
-  startHub();
+  holdTabLock(startHub);
 })();

@@ -41,6 +41,7 @@ let state = "connecting";
 let since = Date.now();
 let feedStale = false; // the node says its feed is stale
 let feedSince = 0;
+let why = ""; // what the last failure was, for the indicator's title
 
 function now() { return Date.now(); }
 
@@ -70,7 +71,7 @@ function newestOf(symbols) {
 }
 
 function publicState(tab) {
-  return { t: "state", state, since, newest: newestOf(tab.symbols) };
+  return { t: "state", state, since, newest: newestOf(tab.symbols), node: base, why };
 }
 
 function setState(next, at) {
@@ -182,6 +183,7 @@ function open() {
   src.onopen = () => {
     if (es !== src) return;
     failures = 0;
+    why = "";
     setState("live");
   };
   src.onerror = () => {
@@ -190,6 +192,7 @@ function open() {
     // gone), this hub decides when and where to reconnect.
     src.close();
     es = null;
+    why = "the stream to " + base + " ended";
     retry();
   };
   src.addEventListener("snapshot", (e) => {
@@ -283,6 +286,7 @@ async function probe() {
     res = await fetch(streamURL(at, false), { method: "HEAD", cache: "no-store" });
   } catch (err) {
     res = null; // gone, or not allowed cross-origin
+    why = at + " does not answer";
   }
   if (!union.length || es || timer) return;
   if (res && res.ok) {
@@ -293,6 +297,7 @@ async function probe() {
   if (res) {
     const ra = parseInt(res.headers.get("Retry-After") || "", 10);
     if (ra > 0) retryAfter = ra;
+    why = at + " answered " + res.status + (ra > 0 ? ", retry after " + ra + "s" : "");
   }
   retry();
 }

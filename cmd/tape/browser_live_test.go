@@ -1,0 +1,690 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/segmentio/kafka-go"
+)
+
+// recorder runs in the page and keeps, per symbol, the bid of every quote
+// the page was given (tape:quote, and each tape:snapshot as a mark), and
+// every connection state it showed.
+const recorder = `(() => {
+  window.__rec = {}; window.__states = []; window.__snapshots = 0;
+  document.addEventListener("tape:quote", (e) => (window.__rec[e.detail.symbol] ||= []).push(e.detail.bid));
+  document.addEventListener("tape:snapshot", (e) => {
+    window.__snapshots++;
+    for (const q of e.detail.quotes) (window.__rec[q.symbol] ||= []).push("snapshot:" + q.bid);
+  });
+  document.addEventListener("tape:state", (e) => {
+    window.__states.push(e.detail.state);
+    if (e.detail.why) (window.__why ||= []).push(e.detail.why);
+  });
+  return true;
+})()`
+
+// sequenceFeed produces, for each symbol, quotes whose bids count up by
+// one (1000.01, 1001.01, …), so a page that misses or repeats one shows a
+// gap. It runs until stop, which returns the last bid written per symbol.
+func sequenceFeed(t *testing.T, brokers, topic string, syms []string, every time.Duration) (stop func() map[string]int) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(strings.Split(brokers, ",")...), Topic: topic, RequiredAcks: kafka.RequireAll,
+		Balancer: &kafka.CRC32Balancer{}, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	last := map[string]int{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for k := 1000; ctx.Err() == nil; k++ {
+			var batch []kafka.Message
+			for _, s := range syms {
+				batch = append(batch, kafka.Message{Key: []byte(s), Headers: []kafka.Header{{Key: "format", Value: []byte("tape")}},
+					Value: fmt.Appendf(nil, `{"symbol":%q,"bid":"%d.01","ask":"%d.02","ts":%q}`, s, k, k, time.Now().UTC().Format(time.RFC3339Nano))})
+			}
+			// The whole batch is written or, when the test stops the
+			// feed, none of it counts.
+			wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := w.WriteMessages(wctx, batch...)
+			wcancel()
+			if err != nil {
+				t.Errorf("feed: %v", err)
+				return
+			}
+			for _, s := range syms {
+				last[s] = k
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(every):
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() map[string]int {
+		once.Do(func() { cancel(); <-done; w.Close() })
+		return last
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// pollJS evaluates a JavaScript boolean expression until it is true,
+// failing the test with what describe returns after timeout.
+func pollJS(t *testing.T, ctx context.Context, expr string, timeout time.Duration, describe func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not true after %s: %s (%s)", timeout, expr, describe())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func evalString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return s
+}
+
+// TestBrowserRecoversWhenItsNodeRestarts: a watchlist served by a node
+// that is restarted with a drain (the page's reconnect meets a draining,
+// then a catching-up node: 503), and then killed with SIGKILL and started
+// again, recovers by itself without a reload, and has been given every
+// update of every symbol exactly once and in order: its cells equal
+// /api/quotes and its record of bids has no gap and no repeat.
+func TestBrowserRecoversWhenItsNodeRestarts(t *testing.T) {
+	chromium := chromiumPath(t)
+	brokers := testBrokers(t)
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 3)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id, "--log-level", "warn"}, tt.flags()...)...)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	serve := func() *exec.Cmd {
+		return startProcess(t, append([]string{"serve", "--brokers", brokers, "--addr", addr, "--node-id", id,
+			"--reject-unknown=false", "--drain", "3s", "--heartbeat", "1s", "--log-level", "warn"}, tt.flags()...)...)
+	}
+	node := serve()
+	waitReady(t, base)
+
+	syms := []string{"LVA", "LVB", "LVC", "LVD"}
+	stop := sequenceFeed(t, brokers, tt.raw, syms, 100*time.Millisecond)
+	ctx, console := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?symbols="+strings.Join(syms, ","))); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, ctx, 30*time.Second)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](recorder)); err != nil {
+		t.Fatal(err)
+	}
+	states := func() string {
+		return evalString(t, ctx, `JSON.stringify(window.__states)+" "+document.getElementById("status").className`)
+	}
+	// everyTicked: every symbol has had three quotes since the mark.
+	everyTicked := `["LVA","LVB","LVC","LVD"].every((s) => (window.__rec[s] || []).length >= (window.__mark || {})[s] + 3)`
+	mark := `(window.__mark = Object.fromEntries(["LVA","LVB","LVC","LVD"].map((s) => [s, (window.__rec[s] || []).length])), true)`
+	chromedp.Run(ctx, chromedp.Evaluate[bool](mark))
+	pollJS(t, ctx, everyTicked, 30*time.Second, states)
+
+	for _, how := range []string{"drain", "kill"} {
+		t.Run(how, func(t *testing.T) {
+			chromedp.Run(ctx, chromedp.Evaluate[bool](`(window.__states = [], true)`))
+			began := time.Now()
+			sig := syscall.SIGTERM
+			if how == "kill" {
+				sig = syscall.SIGKILL
+			}
+			if err := node.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			pollJS(t, ctx, `window.__states.includes("reconnecting")`, 30*time.Second, states)
+			t.Logf("%s: the page said reconnecting after %s", how, time.Since(began).Round(time.Millisecond))
+			node.Wait()
+			node = serve()
+			restarted := time.Now()
+			chromedp.Run(ctx, chromedp.Evaluate[bool](mark))
+			pollJS(t, ctx, `document.getElementById("status").classList.contains("live") && `+everyTicked, 60*time.Second, states)
+			t.Logf("%s: live and ticking %s after the node was started again (states %s; failures seen: %s)", how, time.Since(restarted).Round(time.Millisecond), states(),
+				evalString(t, ctx, `JSON.stringify(window.__why || [])`))
+			chromedp.Run(ctx, chromedp.Evaluate[bool](`(window.__why = [], true)`))
+		})
+		if t.Failed() {
+			return
+		}
+	}
+
+	last := stop()
+	// Every quote written has reached the node; the page's cells must
+	// then equal the node's own answer, and its record must have no gap.
+	var api []quoteJSON
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		api = apiQuotesOf(t, base, syms)
+		done := len(api) == len(syms)
+		for _, q := range api {
+			done = done && q.Bid == fmt.Sprintf("%d.01", last[q.Symbol])
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/api/quotes %+v after 30s, want the last bids %v", api, last)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		cells := readPrices(t, ctx)
+		diff := ""
+		for _, q := range api {
+			if c := cells[q.Symbol]; c["bid"] != q.Bid || c["ask"] != q.Ask {
+				diff += fmt.Sprintf(" %s shows %s/%s, the node %s/%s;", q.Symbol, c["bid"], c["ask"], q.Bid, q.Ask)
+			}
+		}
+		if diff == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after recovery:%s", diff)
+		}
+	}
+	var rec map[string][]string
+	if err := chromedp.Do(ctx, evalInto(`window.__rec`, &rec)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if err := contiguous(rec[s], last[s]); err != nil {
+			t.Errorf("%s: %v (record %v)", s, err, rec[s])
+		}
+	}
+	checkConsole(t, ctx, console)
+}
+
+// contiguous checks that bids ("1042.01") count up by one to last.
+func contiguous(bids []string, last int) error {
+	prev := -1
+	for i, b := range bids {
+		if strings.HasPrefix(b, "snapshot:") {
+			return fmt.Errorf("a snapshot at %d: the stream was not resumed", i)
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(b, ".01"))
+		if err != nil {
+			return fmt.Errorf("bid %q", b)
+		}
+		if prev >= 0 && n != prev+1 {
+			return fmt.Errorf("bid %d after %d: missed or repeated", n, prev)
+		}
+		prev = n
+	}
+	if prev != last {
+		return fmt.Errorf("last bid %d, want %d", prev, last)
+	}
+	return nil
+}
+
+// apiQuotesOf returns the node's quotes of syms.
+func apiQuotesOf(t *testing.T, base string, syms []string) []quoteJSON {
+	t.Helper()
+	var api struct{ Quotes []quoteJSON }
+	if err := json.Unmarshal([]byte(get(t, base+"/api/quotes?symbols="+strings.Join(syms, ","))), &api); err != nil {
+		t.Fatal(err)
+	}
+	return api.Quotes
+}
+
+// checkConsole fails the test on console errors, uncaught exceptions and
+// CSP reports. Failed loads while a node is down are expected: the
+// browser logs each refused stream and probe.
+func checkConsole(t *testing.T, ctx context.Context, console func() []chromedp.ConsoleMessage) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`1`)); err != nil {
+		t.Fatal(err)
+	}
+	checkNoCSPViolations(t, ctx)
+	for _, m := range console() {
+		switch {
+		case m.IsException(), strings.Contains(m.Text, "Content Security Policy"):
+			t.Errorf("console %s (%s %s:%d)", m, m.Source, m.URL, m.Line)
+		case m.Type == chromedp.ConsoleError && m.Source != "network":
+			t.Errorf("console %s (%s %s:%d)", m, m.Source, m.URL, m.Line)
+		}
+	}
+}
+
+// TestBrowserEightTabsShareOneStream: eight tabs of one browser on one
+// node all load and tick over one stream (the node holds one), and a
+// fetch from the first tab completes: no tab waits for a connection.
+func TestBrowserEightTabsShareOneStream(t *testing.T) {
+	chromium := chromiumPath(t)
+	demo := start(t, []string{"http", "kafka"}, "demo", "--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-level", "warn")
+	base := "http://" + demo.addrs["http"]
+	waitReady(t, base)
+	waitQuotes(t, base, 3)
+
+	first, console := newBrowser(t, chromium)
+	tabs := []context.Context{first}
+	for range 7 {
+		tab, cancel := chromedp.NewContext(first)
+		t.Cleanup(cancel)
+		tabs = append(tabs, tab)
+	}
+	for i, tab := range tabs {
+		if err := chromedp.Do(tab, chromedp.Navigate(base+"/")); err != nil {
+			t.Fatalf("tab %d: %v", i+1, err)
+		}
+	}
+	for i, tab := range tabs {
+		waitLive(t, tab, 30*time.Second)
+		before := readPrices(t, tab)
+		deadline := time.Now().Add(30 * time.Second)
+		for changedCell(before, readPrices(t, tab)) == "" {
+			if time.Now().After(deadline) {
+				probe, err := evalStringAwait(tab, `new Promise((ok) => {
+  let quotes = 0, frames = 0;
+  document.addEventListener("tape:quote", () => quotes++);
+  const f = () => { frames++; requestAnimationFrame(f); };
+  requestAnimationFrame(f);
+  setTimeout(() => ok(JSON.stringify({quotes, frames, state: window.tape.state, visible: document.visibilityState, focus: document.hasFocus()})), 1000);
+})`)
+				t.Fatalf("tab %d: no price changed within 30s (in 1s: %s %v)", i+1, probe, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if mode := evalString(t, tab, `window.tape.mode`); mode != "shared" {
+			t.Errorf("tab %d: hub mode %q, want shared", i+1, mode)
+		}
+	}
+	fetched, err := evalStringAwait(first, `Promise.race([
+  fetch("/api/quotes?limit=1", {cache: "no-store"}).then((r) => "status " + r.status),
+  new Promise((ok) => setTimeout(() => ok("no answer within 10s"), 10000))])`)
+	if err != nil || fetched != "status 200" {
+		t.Fatalf("fetch from the first of 8 tabs: %s %v", fetched, err)
+	}
+	// One stream for the whole browser: the node counts one subscriber.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		n := metric(t, base, "tape_stream_subscribers")
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node holds %d streams for 8 tabs of one browser, want 1", n)
+		}
+	}
+	checkConsole(t, first, console)
+}
+
+func evalStringAwait(ctx context.Context, expr string) (string, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+}
+
+// waitQuotes waits until the node has n quotes with a bid.
+func waitQuotes(t *testing.T, base string, n int) []string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var syms []string
+		for _, q := range apiQuotes(t, base) {
+			if q.Bid != "" && q.Ask != "" {
+				syms = append(syms, q.Symbol)
+			}
+		}
+		if len(syms) >= n {
+			return syms
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d quotes with a bid after 30s, want %d", len(syms), n)
+		}
+	}
+}
+
+// TestBrowserQuoteFromKafkaReachesItsCell: the server-rendered page shows
+// exactly /api/quotes' prices, and a quote produced to Kafka reaches its
+// symbol's cell, and no other row.
+func TestBrowserQuoteFromKafkaReachesItsCell(t *testing.T) {
+	chromium := chromiumPath(t)
+	brokers := testBrokers(t)
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 3)
+	base := node(t, brokers, tt, id)
+	syms := []string{"KQA", "KQB", "KQC"}
+	now := time.Now().UTC()
+	var msgs []kafka.Message
+	for i, s := range syms {
+		msgs = append(msgs, kafka.Message{Key: []byte(s), Headers: []kafka.Header{{Key: "format", Value: []byte("tape")}},
+			Value: fmt.Appendf(nil, `{"symbol":%q,"bid":"%d.1","ask":"%d.125","ts":%q}`, s, 10+i, 10+i, now.Format(time.RFC3339Nano))})
+	}
+	produce(t, brokers, tt.raw, msgs...)
+	for deadline := time.Now().Add(30 * time.Second); len(apiQuotesOf(t, base, syms)) < len(syms); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the node has not every quote after 30s")
+		}
+	}
+	page := base + "/?symbols=" + strings.Join(syms, ",")
+	ctx, console := newBrowser(t, chromium)
+
+	t.Run("server-rendered prices equal /api/quotes", func(t *testing.T) {
+		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+		if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
+			t.Fatal(err)
+		}
+		cells := readPrices(t, ctx)
+		for _, q := range apiQuotesOf(t, base, syms) {
+			want := map[string]string{"bid": q.Bid, "ask": q.Ask, "last": or(q.Last, noPrice)}
+			if got := cells[q.Symbol]; !mapsEqual(got, want) {
+				t.Errorf("%s: page %v, /api/quotes %v", q.Symbol, got, want)
+			}
+		}
+	})
+
+	t.Run("a produced quote reaches its cell", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
+			t.Fatal(err)
+		}
+		waitLive(t, ctx, 30*time.Second)
+		before := readPrices(t, ctx)
+		sent := time.Now()
+		produce(t, brokers, tt.raw, kafka.Message{Key: []byte("KQB"), Headers: []kafka.Header{{Key: "format", Value: []byte("tape")}},
+			Value: fmt.Appendf(nil, `{"symbol":"KQB","bid":"11.37","ask":"11.375","ts":%q}`, time.Now().UTC().Format(time.RFC3339Nano))})
+		// Seen within a second on an idle machine; the deadline is for a
+		// loaded one, the figure goes to the log.
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			now := readPrices(t, ctx)
+			if now["KQB"]["bid"] == "11.37" && now["KQB"]["ask"] == "11.375" {
+				t.Logf("produced to Kafka, shown in the cell after %s", time.Since(sent).Round(time.Millisecond))
+				for _, s := range []string{"KQA", "KQC"} {
+					if !mapsEqual(now[s], before[s]) {
+						t.Errorf("%s changed from %v to %v; only KQB was quoted", s, before[s], now[s])
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("KQB shows %v 15s after the quote was produced", now["KQB"])
+			}
+		}
+	})
+	checkConsole(t, ctx, console)
+}
+
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestBrowserHostileTextStaysInert: symbols carrying markup, quotes or
+// newlines are rejected at ingest (they reach the dead letters, never a
+// page); the same text in the page's URL, its search box or its stored
+// watchlist is refused or shown as text. No script of theirs runs.
+func TestBrowserHostileTextStaysInert(t *testing.T) {
+	chromium := chromiumPath(t)
+	brokers := testBrokers(t)
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 1)
+	base := node(t, brokers, tt, id)
+	hostile := []string{`<script>window.__xss=1</script>`, `X"Y`, "X\nY", `<img src=x onerror="window.__xss=2">`}
+	tape := []kafka.Header{{Key: "format", Value: []byte("tape")}}
+	var msgs []kafka.Message
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	for _, s := range hostile {
+		sym, _ := json.Marshal(s)
+		msgs = append(msgs, kafka.Message{Key: []byte("H"), Headers: tape, Value: fmt.Appendf(nil, `{"symbol":%s,"bid":"1.01","ask":"1.02","ts":%q}`, sym, ts)})
+	}
+	msgs = append(msgs, kafka.Message{Key: []byte("HOK"), Headers: tape, Value: fmt.Appendf(nil, `{"symbol":"HOK","bid":"1.01","ask":"1.02","ts":%q}`, ts)})
+	produce(t, brokers, tt.raw, msgs...)
+	if dlq := readTopic(t, brokers, tt.dlq, len(hostile), 30*time.Second); len(dlq) != len(hostile) {
+		t.Fatalf("%d dead letters, want the %d hostile symbols", len(dlq), len(hostile))
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(apiQuotesOf(t, base, []string{"HOK"})) == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("HOK, produced after the hostile ones, never arrived")
+		}
+	}
+	for _, q := range apiQuotes(t, base) {
+		if q.Symbol != "HOK" {
+			t.Errorf("the node holds a quote of %q", q.Symbol)
+		}
+	}
+
+	ctx, _ := newBrowser(t, chromium)
+	noScript := func(where string) {
+		t.Helper()
+		ran := evalString(t, ctx, `String(window.__xss) + " " + document.querySelectorAll("main script, main img, [onerror]").length`)
+		if ran != "undefined 0" {
+			t.Errorf("%s: window.__xss and hostile elements: %s", where, ran)
+		}
+	}
+	// In the URL: the node refuses the list with a JSON error.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?symbols="+url.QueryEscape(hostile[0]))); err != nil {
+		t.Fatal(err)
+	}
+	if body := evalString(t, ctx, `document.body.textContent`); !strings.Contains(body, `"code":"invalid_symbol"`) && !strings.Contains(body, "invalid") {
+		t.Errorf("a hostile ?symbols= got %q, want a JSON error", body)
+	}
+	noScript("?symbols=")
+	// In the search box: refused, the field marked invalid.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?symbols=HOK")); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, ctx, 30*time.Second)
+	// (A newline cannot be typed into a one-line field: the browser
+	// drops it.)
+	for _, s := range []string{hostile[0], hostile[1], hostile[3]} {
+		typed, _ := json.Marshal(s)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+  const s = document.getElementById("search");
+  s.value = `+string(typed)+`;
+  document.getElementById("add").requestSubmit();
+  return true;
+})()`)); err != nil {
+			t.Fatal(err)
+		}
+		if got := evalString(t, ctx, `document.getElementById("search").getAttribute("aria-invalid") + " " + Array.from(document.querySelectorAll("#watchlist tbody tr"), (r) => r.dataset.symbol).join(",")`); got != "true HOK" {
+			t.Errorf("searching %q: %s, want the field invalid and the list HOK", s, got)
+		}
+	}
+	noScript("search")
+	// In the stored watchlist: only valid symbols become rows.
+	chromedp.Run(ctx, chromedp.Evaluate[bool](`(localStorage.setItem("tape.watchlist", `+"`"+`HOK,<img src=x onerror="window.__xss=3">,A"B`+"`"+`), true)`))
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, ctx, 30*time.Second)
+	if got := evalString(t, ctx, `Array.from(document.querySelectorAll("#watchlist tbody tr"), (r) => r.dataset.symbol).join(",")`); got != "HOK" {
+		t.Errorf("stored hostile watchlist gave rows %q, want HOK", got)
+	}
+	noScript("stored watchlist")
+	checkNoCSPViolations(t, ctx)
+}
+
+// TestBrowserWatchlistEditing: a trader adds a symbol with the keyboard
+// (/ to search, Enter), removes one, sorts by a column; each shows at once
+// and is written to the URL and remembered for the next visit.
+func TestBrowserWatchlistEditing(t *testing.T) {
+	chromium := chromiumPath(t)
+	demo := start(t, []string{"http", "kafka"}, "demo", "--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-level", "warn")
+	base := "http://" + demo.addrs["http"]
+	waitReady(t, base)
+	known := waitQuotes(t, base, 4)
+	a, b, c, d := known[0], known[1], known[2], known[3]
+	ctx, console := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?symbols="+a+","+b+","+c)); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, ctx, 30*time.Second)
+	rowsExpr := `Array.from(document.querySelectorAll("#watchlist tbody tr"), (r) => r.dataset.symbol).join(",")`
+	rows := func() string { return evalString(t, ctx, rowsExpr) }
+	query := func() url.Values {
+		v, err := url.ParseQuery(strings.TrimPrefix(evalString(t, ctx, `location.search`), "?"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	t.Run("add with the keyboard", func(t *testing.T) {
+		if err := pressSlash(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := evalString(t, ctx, `document.activeElement.id`); got != "search" {
+			t.Fatalf("after /, focus is on %q, want the search box", got)
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(strings.ToLower(d)+"\r")); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Join([]string{a, b, c, d}, ",")
+		if got := rows(); got != want {
+			t.Fatalf("rows %q, want %q", got, want)
+		}
+		if got := query().Get("symbols"); got != want {
+			t.Fatalf("URL symbols %q, want %q", got, want)
+		}
+		// The added row fills in without a reload.
+		pollJS(t, ctx, `/^\d+\.\d+$/.test(document.querySelector('#watchlist tr[data-symbol="`+d+`"] [data-field="bid"]').textContent)`, 30*time.Second, rows)
+	})
+
+	t.Run("remove", func(t *testing.T) {
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector('#watchlist tr[data-symbol="`+b+`"] button.remove').click(), true)`)); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Join([]string{a, c, d}, ",")
+		if got := rows(); got != want {
+			t.Fatalf("rows %q, want %q", got, want)
+		}
+		if got := query().Get("symbols"); got != want {
+			t.Fatalf("URL symbols %q, want %q", got, want)
+		}
+		if got := evalString(t, ctx, `window.tape.symbols.join(",")`); got != want {
+			t.Fatalf("streamed symbols %q, want %q", got, want)
+		}
+	})
+
+	t.Run("sort", func(t *testing.T) {
+		for _, step := range []struct{ click, param string }{{"symbol", "symbol"}, {"symbol", "-symbol"}, {"last", "-last"}, {"last", "last"}} {
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector('#watchlist th[data-sort="`+step.click+`"] button').click(), true)`)); err != nil {
+				t.Fatal(err)
+			}
+			if got := query().Get("sort"); got != step.param {
+				t.Fatalf("after clicking %s: URL sort %q, want %q", step.click, got, step.param)
+			}
+			got := strings.Split(rows(), ",")
+			if step.click == "symbol" {
+				want := slices.Sorted(slices.Values(got))
+				if step.param == "-symbol" {
+					slices.Reverse(want)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("sorted by %s: %v", step.param, got)
+				}
+				continue
+			}
+			// Live prices move; the rows are in order as one frame reads them.
+			ordered := evalString(t, ctx, `(() => {
+  const v = Array.from(document.querySelectorAll("#watchlist tbody tr"), (r) => parseFloat(r.querySelector('[data-field="last"]').textContent));
+  const ok = v.every((x, i) => i === 0 || isNaN(x) || isNaN(v[i-1]) || (`+fmt.Sprint(step.param == "last")+` ? v[i-1] <= x : v[i-1] >= x));
+  return ok ? "ok" : v.join(",");
+})()`)
+			if ordered != "ok" && !strings.Contains(ordered, "NaN") {
+				// A tick between two reads may reorder within a second.
+				time.Sleep(1500 * time.Millisecond)
+				ordered = evalString(t, ctx, `(() => {
+  const v = Array.from(document.querySelectorAll("#watchlist tbody tr"), (r) => parseFloat(r.querySelector('[data-field="last"]').textContent));
+  return v.every((x, i) => i === 0 || (`+fmt.Sprint(step.param == "last")+` ? v[i-1] <= x : v[i-1] >= x)) ? "ok" : v.join(",");
+})()`)
+			}
+			if ordered != "ok" {
+				t.Fatalf("sorted by %s, the last prices read %s", step.param, ordered)
+			}
+		}
+	})
+
+	t.Run("arrows and Delete", func(t *testing.T) {
+		before := strings.Split(rows(), ",")
+		chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById("search").focus(), true)`))
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown)); err != nil {
+			t.Fatal(err)
+		}
+		if got := evalString(t, ctx, `document.activeElement.dataset.symbol || document.activeElement.id`); got != before[1] {
+			t.Fatalf("two arrows down from the search: focus on %q, want the second row %q", got, before[1])
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Delete)); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Join(slices.Delete(slices.Clone(before), 1, 2), ",")
+		if got := rows(); got != want {
+			t.Fatalf("after Delete: rows %q, want %q", got, want)
+		}
+	})
+
+	t.Run("remembered", func(t *testing.T) {
+		want, sort := rows(), query().Get("sort")
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+			t.Fatal(err)
+		}
+		waitLive(t, ctx, 30*time.Second)
+		// The same symbols; their order is the remembered sort's, which
+		// live prices may have changed.
+		got := strings.Split(rows(), ",")
+		if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(strings.Split(want, ",")))) {
+			t.Fatalf("a new visit shows %v, want the remembered %s", got, want)
+		}
+		if q := query(); q.Get("sort") != sort {
+			t.Fatalf("a new visit has sort %q, want the remembered %q", q.Get("sort"), sort)
+		}
+	})
+	checkConsole(t, ctx, console)
+}
+
+// pressSlash types "/" as a keyboard does: one keyDown that carries the
+// text, so a page that handles the key and prevents its default gets no
+// character typed (chromedp.KeyEvent sends the character separately).
+func pressSlash(ctx context.Context) error {
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		p := input.DispatchKeyEventParams{Type: typ, Key: "/", Code: "Slash", WindowsVirtualKeyCode: 191, NativeVirtualKeyCode: 191}
+		if typ == input.DispatchKeyEventTypeKeyDown {
+			p.Text, p.UnmodifiedText = "/", "/"
+		}
+		if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
