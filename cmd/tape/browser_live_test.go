@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os/exec"
 	"slices"
@@ -687,4 +691,227 @@ func pressSlash(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// frontNode stands in front of a web node as the node a page was served
+// by: it passes every request through, and the test can make it refuse
+// streams (503 with Retry-After, as a draining node does), name other
+// nodes in a "nodes" event at the start of every stream (the shape of
+// the nodes event of the node list), or vanish.
+type frontNode struct {
+	srv      *http.Server
+	url      string
+	upstream string
+
+	mu      sync.Mutex
+	refuse  bool
+	nodes   string // JSON list for the nodes event; "" sends none
+	cancels map[*http.Request]context.CancelFunc
+	refused int // streams and probes answered 503
+}
+
+func newFrontNode(t *testing.T, upstream string) *frontNode {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &frontNode{url: "http://" + ln.Addr().String(), upstream: upstream, cancels: map[*http.Request]context.CancelFunc{}}
+	target, _ := url.Parse(upstream)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.FlushInterval = -1
+	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/events" {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		f.mu.Lock()
+		refuse, nodes := f.refuse, f.nodes
+		if refuse {
+			f.refused++
+		}
+		f.mu.Unlock()
+		if refuse {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":{"code":"unavailable","message":"draining"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		f.mu.Lock()
+		f.cancels[r] = cancel
+		f.mu.Unlock()
+		defer func() { f.mu.Lock(); delete(f.cancels, r); f.mu.Unlock() }()
+		req, _ := http.NewRequestWithContext(ctx, r.Method, upstream+r.URL.RequestURI(), nil)
+		req.Header = r.Header.Clone()
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		if res.StatusCode != 200 || r.Method != http.MethodGet {
+			io.Copy(w, res.Body)
+			return
+		}
+		if nodes != "" {
+			fmt.Fprintf(w, "event: nodes\ndata: {\"nodes\":%s}\n\n", nodes)
+		}
+		w.(http.Flusher).Flush()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := res.Body.Read(buf)
+			if n > 0 {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
+			if err != nil {
+				return
+			}
+		}
+	})}
+	go f.srv.Serve(ln)
+	t.Cleanup(func() { f.srv.Close() })
+	return f
+}
+
+// drain ends every stream and refuses new ones (true), or takes them
+// again (false).
+func (f *frontNode) drain(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refuse = on
+	if on {
+		for _, cancel := range f.cancels {
+			cancel()
+		}
+	}
+}
+
+func (f *frontNode) setNodes(list string) {
+	f.mu.Lock()
+	f.nodes = list
+	f.mu.Unlock()
+}
+
+func (f *frontNode) refusals() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refused
+}
+
+// TestBrowserRetriesAfter503AndFailsOver: the page's node refuses its
+// reconnect with 503 and Retry-After for a while (as a draining node
+// does): the page waits, reconnects when the node takes streams again and
+// misses nothing. Then the node names another node in its nodes event and
+// vanishes: the page moves its stream to the other node by itself, across
+// origins, and still misses nothing.
+func TestBrowserRetriesAfter503AndFailsOver(t *testing.T) {
+	chromium := chromiumPath(t)
+	brokers := testBrokers(t)
+	id := uniqueID(t)
+	tt := newTopics(t, brokers, id, 3)
+	start(t, nil, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id, "--fold-group", "tape-fold-" + id, "--log-level", "warn"}, tt.flags()...)...)
+	serve := func(name string) string {
+		n := start(t, []string{"http"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id + "-" + name,
+			"--reject-unknown=false", "--drain", "0s", "--heartbeat", "1s", "--cors-origins", "*", "--log-level", "warn"}, tt.flags()...)...)
+		base := "http://" + n.addrs["http"]
+		waitReady(t, base)
+		return base
+	}
+	baseA, baseB := serve("a"), serve("b")
+	front := newFrontNode(t, baseA)
+
+	syms := []string{"FOA", "FOB", "FOC"}
+	stop := sequenceFeed(t, brokers, tt.raw, syms, 100*time.Millisecond)
+	ctx, console := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate(front.url+"/?symbols="+strings.Join(syms, ","))); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, ctx, 30*time.Second)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](recorder)); err != nil {
+		t.Fatal(err)
+	}
+	states := func() string {
+		return evalString(t, ctx, `JSON.stringify({states: window.__states, why: window.__why, state: window.tape.state})`)
+	}
+	mark := `(window.__mark = Object.fromEntries(["FOA","FOB","FOC"].map((s) => [s, (window.__rec[s] || []).length])), true)`
+	everyTicked := `["FOA","FOB","FOC"].every((s) => (window.__rec[s] || []).length >= window.__mark[s] + 3)`
+	chromedp.Run(ctx, chromedp.Evaluate[bool](mark))
+	pollJS(t, ctx, everyTicked, 30*time.Second, states)
+
+	t.Run("503 with Retry-After", func(t *testing.T) {
+		front.drain(true)
+		pollJS(t, ctx, `window.__states.includes("reconnecting")`, 30*time.Second, states)
+		for deadline := time.Now().Add(30 * time.Second); front.refusals() < 2; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d reconnects refused in 30s, want 2 (the page gave up?) %s", front.refusals(), states())
+			}
+		}
+		front.drain(false)
+		chromedp.Run(ctx, chromedp.Evaluate[bool](mark))
+		pollJS(t, ctx, `window.tape.state.state === "live" && `+everyTicked, 30*time.Second, states)
+		why := evalString(t, ctx, `JSON.stringify(window.__why || [])`)
+		if !strings.Contains(why, "answered 503, retry after 1s") {
+			t.Errorf("the page's reasons %s, want the 503 and its Retry-After", why)
+		}
+		t.Logf("%d refusals; reasons %s", front.refusals(), why)
+	})
+
+	t.Run("fails over to a listed node", func(t *testing.T) {
+		front.setNodes(fmt.Sprintf(`[{"id":"a","role":"web","url":%q,"ready":true},{"id":"b","role":"web","url":%q,"ready":true}]`, front.url, baseB))
+		// A stream opened from now on names both nodes.
+		front.drain(true)
+		front.drain(false)
+		pollJS(t, ctx, `window.tape.nodes.length === 2`, 30*time.Second, states)
+		front.srv.Close() // the page's node is gone
+		chromedp.Run(ctx, chromedp.Evaluate[bool](mark))
+		pollJS(t, ctx, `window.tape.state.state === "live" && window.tape.state.node === `+strconv.Quote(baseB)+` && `+everyTicked, 60*time.Second, states)
+		t.Logf("streaming from %s", evalString(t, ctx, `window.tape.state.node`))
+	})
+	if t.Failed() {
+		return
+	}
+
+	last := stop()
+	var api []quoteJSON
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		api = apiQuotesOf(t, baseB, syms)
+		done := len(api) == len(syms)
+		for _, q := range api {
+			done = done && q.Bid == fmt.Sprintf("%d.01", last[q.Symbol])
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/api/quotes %+v after 30s, want the last bids %v", api, last)
+		}
+	}
+	pollJS(t, ctx, fmt.Sprintf(`(() => { const want = %s; return Object.keys(want).every((s) => document.querySelector('#watchlist tr[data-symbol="' + s + '"] [data-field="bid"]').textContent === want[s]); })()`, bidsJSON(api)), 30*time.Second, states)
+	var rec map[string][]string
+	if err := chromedp.Do(ctx, evalInto(`window.__rec`, &rec)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if err := contiguous(rec[s], last[s]); err != nil {
+			t.Errorf("%s: %v (record %v)", s, err, rec[s])
+		}
+	}
+	checkConsole(t, ctx, console)
+}
+
+func bidsJSON(qs []quoteJSON) string {
+	m := map[string]string{}
+	for _, q := range qs {
+		m[q.Symbol] = q.Bid
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }

@@ -74,11 +74,13 @@ function publicState(tab) {
   return { t: "state", state, since, newest: newestOf(tab.symbols), node: base, why };
 }
 
+let told = ""; // the failure the tabs were last told
 function setState(next, at) {
   if (feedStale && next === "live") next = "stale";
-  if (next === state) return;
+  if (next === state && why === told) return;
+  if (next !== state) since = at || now();
   state = next;
-  since = at || now();
+  told = why;
   for (const tab of tabs.values()) tab.send(publicState(tab));
 }
 
