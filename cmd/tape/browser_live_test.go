@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/segmentio/kafka-go"
@@ -914,4 +915,70 @@ func bidsJSON(qs []quoteJSON) string {
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// TestBrowserWithoutSharedWorkerElectsALeader: in a browser without
+// SharedWorker (Chrome on Android, say) the tabs elect a leader that holds
+// the one stream and relays it; when the leader's tab closes, another tab
+// takes over and every remaining tab goes on ticking.
+func TestBrowserWithoutSharedWorkerElectsALeader(t *testing.T) {
+	chromium := chromiumPath(t)
+	demo := start(t, []string{"http", "kafka"}, "demo", "--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-level", "warn")
+	base := "http://" + demo.addrs["http"]
+	waitReady(t, base)
+	waitQuotes(t, base, 3)
+
+	first, console := newBrowser(t, chromium)
+	tabs := []context.Context{first}
+	var closeTab []context.CancelFunc
+	for range 2 {
+		tab, cancel := chromedp.NewContext(first)
+		t.Cleanup(cancel)
+		tabs = append(tabs, tab)
+		closeTab = append(closeTab, cancel)
+	}
+	for _, tab := range tabs {
+		if _, err := chromedp.Call(tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `delete window.SharedWorker;`}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The second tab opens first and leads (the first tab's context
+	// holds the browser, so it must not be the one closed).
+	order := []int{1, 0, 2}
+	for n, i := range order {
+		if err := chromedp.Do(tabs[i], chromedp.Navigate(base+"/")); err != nil {
+			t.Fatal(err)
+		}
+		waitLive(t, tabs[i], 30*time.Second)
+		if n == 0 {
+			pollJS(t, tabs[i], `window.tape.mode === "leader"`, 15*time.Second, func() string { return evalString(t, tabs[i], `window.tape.mode`) })
+		}
+	}
+	ticks := func(tab context.Context, name string) {
+		t.Helper()
+		chromedp.Run(tab, chromedp.Evaluate[bool](`(window.__n = 0, window.__c ||= document.addEventListener("tape:quote", () => window.__n++) || 1, true)`))
+		pollJS(t, tab, `window.__n >= 3`, 30*time.Second, func() string { return evalString(t, tab, `JSON.stringify(window.tape.state) + " " + window.tape.mode`) })
+	}
+	for _, i := range order {
+		ticks(tabs[i], fmt.Sprint("tab ", i+1))
+	}
+	if got := evalString(t, tabs[0], `window.tape.mode`) + "," + evalString(t, tabs[2], `window.tape.mode`); got != "follower,follower" {
+		t.Fatalf("modes of the other tabs: %s, want followers", got)
+	}
+	closeTab[0]() // the leader's tab
+	for _, i := range []int{0, 2} {
+		ticks(tabs[i], fmt.Sprint("tab ", i+1))
+	}
+	modes := evalString(t, tabs[0], `window.tape.mode`) + "," + evalString(t, tabs[2], `window.tape.mode`)
+	if modes != "leader,follower" && modes != "follower,leader" {
+		t.Fatalf("after the leader closed, modes %s, want one leader", modes)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if n := metric(t, base, "tape_stream_subscribers"); n == 1 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the node holds %d streams for the tabs of one browser, want 1", n)
+		}
+	}
+	checkConsole(t, first, console)
 }
