@@ -191,6 +191,27 @@ func sparkValues(qs []tape.Quote) string {
 	return b.String()
 }
 
+// sparkDir is "up" or "down" as the sparkline's last price is above or
+// below its first.
+func sparkDir(qs []tape.Quote) string {
+	var first, last tape.Price
+	for _, q := range qs {
+		if p := sparkPrice(q); p != 0 {
+			if first == 0 {
+				first = p
+			}
+			last = p
+		}
+	}
+	switch {
+	case last > first:
+		return "up"
+	case last < first:
+		return "down"
+	}
+	return ""
+}
+
 func sparkPoints(qs []tape.Quote) string {
 	var ps []float64
 	for _, q := range qs {

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -981,4 +983,99 @@ func TestBrowserWithoutSharedWorkerElectsALeader(t *testing.T) {
 		}
 	}
 	checkConsole(t, first, console)
+}
+
+// TestBrowserThemesAndNarrowScreens: the watchlist in light and dark (the
+// system's preference, then the toggle, which is remembered), wide and at
+// 390 px, where nothing but the table's own scroller may be wider than the
+// screen; local time or UTC by a remembered toggle. Screenshots go to
+// TAPE_SCREENSHOT_DIR when it is set.
+func TestBrowserThemesAndNarrowScreens(t *testing.T) {
+	chromium := chromiumPath(t)
+	demo := start(t, []string{"http", "kafka"}, "demo", "--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-level", "warn")
+	base := "http://" + demo.addrs["http"]
+	waitReady(t, base)
+	waitQuotes(t, base, 6)
+	ctx, console := newBrowser(t, chromium)
+	dir := os.Getenv("TAPE_SCREENSHOT_DIR")
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bg := `getComputedStyle(document.body).backgroundColor`
+	for _, scheme := range []string{"light", "dark"} {
+		for _, width := range []int64{1280, 390} {
+			name := fmt.Sprintf("watchlist-%s-%d", scheme, width)
+			t.Run(name, func(t *testing.T) {
+				if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800), chromedp.Navigate(base+"/")); err != nil {
+					t.Fatal(err)
+				}
+				waitLive(t, ctx, 30*time.Second)
+				color := evalString(t, ctx, bg)
+				if dark := color == "rgb(17, 20, 24)"; dark != (scheme == "dark") {
+					t.Errorf("prefers-color-scheme %s: background %s", scheme, color)
+				}
+				if w := evalString(t, ctx, `String(document.documentElement.scrollWidth)`); w != fmt.Sprint(width) {
+					t.Errorf("at %d px the page is %s px wide", width, w)
+				}
+				visible := evalString(t, ctx, `Array.from(document.querySelectorAll("#watchlist thead th"), (th) => th.offsetParent ? th.textContent.trim() : "").filter(Boolean).join(",")`)
+				if !strings.Contains(visible, "Symbol") || !strings.Contains(visible, "Last") || !strings.Contains(visible, "Chg %") {
+					t.Errorf("at %d px the columns shown are %q, want at least symbol, last and change %%", width, visible)
+				}
+				if dir != "" {
+					time.Sleep(300 * time.Millisecond) // let a tick's flash fade a little
+					png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+					if err != nil {
+						t.Fatal(err)
+					}
+					path := filepath.Join(dir, name+".png")
+					if err := os.WriteFile(path, png, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					t.Logf("screenshot %s", path)
+				}
+			})
+		}
+	}
+
+	t.Run("toggles are remembered", func(t *testing.T) {
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/")); err != nil {
+			t.Fatal(err)
+		}
+		chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById("theme").click(), document.getElementById("tz").click(), true)`))
+		if got := evalString(t, ctx, bg); got != "rgb(17, 20, 24)" {
+			t.Fatalf("after the theme toggle the background is %s, want dark", got)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+			t.Fatal(err)
+		}
+		waitLive(t, ctx, 30*time.Second)
+		got := evalString(t, ctx, bg+` + " " + document.getElementById("tz").textContent + " " + document.querySelector(".tzname").textContent`)
+		if got != "rgb(17, 20, 24) local local" {
+			t.Fatalf("on the next visit: %q, want the dark theme and local time remembered", got)
+		}
+		// Local time is the browser's zone: compare a cell with what the
+		// browser itself makes of the cell's timestamp.
+		same := evalString(t, ctx, `(() => {
+  const c = document.querySelector('#watchlist td[data-field="ts"][data-ts]:not([data-ts=""])');
+  if (!c) return "no time cell";
+  const d = new Date(c.dataset.ts), p = (n, w) => String(n).padStart(w || 2, "0");
+  const want = p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) + "." + p(d.getMilliseconds(), 3);
+  return c.textContent === want ? "ok" : c.textContent + " != " + want;
+})()`)
+		if same != "ok" {
+			t.Fatalf("local time cell: %s", same)
+		}
+		chromedp.Run(ctx, chromedp.Evaluate[bool](`(localStorage.clear(), true)`))
+	})
+	checkConsole(t, ctx, console)
 }
