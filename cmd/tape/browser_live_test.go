@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -20,12 +21,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/segmentio/kafka-go"
+
+	"tape"
+	"tape/stream"
+	"tape/ui"
 )
 
 // recorder runs in the page and keeps, per symbol, the bid of every quote
@@ -1078,4 +1085,165 @@ func TestBrowserThemesAndNarrowScreens(t *testing.T) {
 		chromedp.Run(ctx, chromedp.Evaluate[bool](`(localStorage.clear(), true)`))
 	})
 	checkConsole(t, ctx, console)
+}
+
+// BenchmarkBrowserWatchlistRender measures what a busy watchlist costs
+// the browser: 50 symbols quoted 20 times a second each (1,000 quotes a
+// second) on one page in Chromium, for 10 seconds. The quotes are applied
+// straight to a web node's hub, so that the broker, ingest and a feed do
+// not share the two cores with the browser being measured. It reports the
+// quotes the page was given per second, frame intervals
+// (requestAnimationFrame deltas), long tasks (PerformanceObserver
+// "longtask", over 50 ms) and the renderer's script, style and layout
+// time per second (DevTools Performance metrics).
+//
+//	go test -run '^$' -bench BrowserWatchlistRender -benchtime 1x ./cmd/tape
+func BenchmarkBrowserWatchlistRender(b *testing.B) {
+	chromium := chromiumPath(b)
+	hub, err := stream.NewHub(stream.Config{}, ui.SSE{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hub.Close()
+	if err := hub.Init(7, []int64{0}, []int64{0}); err != nil {
+		b.Fatal(err)
+	}
+	srv, err := ui.New(ui.Config{NodeID: "bench"}, hubQuotes{hub})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	base := "http://" + ln.Addr().String()
+	syms := make([]string, 50)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("SYM%02d", i)
+	}
+	// 20 quotes a second per symbol, applied every 10 ms in batches of 10,
+	// with prices on a random walk.
+	ctxFeed, stopFeed := context.WithCancel(context.Background())
+	defer stopFeed()
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		rng := rand.New(rand.NewPCG(1, 2))
+		mid := make([]int64, len(syms))
+		vol := make([]int64, len(syms))
+		for i := range mid {
+			mid[i] = int64(50+i*7) * 1e8
+		}
+		var off int64
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for n := 0; ; n++ {
+			select {
+			case <-ctxFeed.Done():
+				return
+			case <-tick.C:
+			}
+			var recs []stream.Record
+			for k := range 10 {
+				i := (n*10 + k) % len(syms)
+				mid[i] += (rng.Int64N(5) - 2) * 1e6
+				vol[i] += 100
+				q := tape.Quote{Symbol: tape.Symbol(syms[i]), Bid: tape.Price(mid[i] - 1e6), Ask: tape.Price(mid[i] + 1e6),
+					Last: tape.Price(mid[i]), Open: tape.Price(int64(50+i*7) * 1e8), Volume: tape.Size(vol[i] * 1e8),
+					Time: time.Now(), Source: "bench", Seq: tape.Seq{Partition: 0, Offset: off}}
+				recs = append(recs, stream.Record{Offset: off, Value: q.AppendJSON(nil), HighWater: off + 1})
+				off++
+			}
+			hub.ApplyBatch(0, recs)
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); len(hub.Quotes([]tape.Symbol{"SYM49"})) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the hub has no quotes")
+		}
+	}
+	ctx, _ := newBrowser(b, chromium)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 2000), chromedp.Navigate(base+"/?symbols="+strings.Join(syms, ","))); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		live, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("status").classList.contains("live")`))
+		if live {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the page is not live after 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := chromedp.Call(ctx, performance.Enable, performance.EnableParams{}); err != nil {
+		b.Fatal(err)
+	}
+	metrics := func() map[string]float64 {
+		r, err := chromedp.Call(ctx, performance.GetMetrics, cdp.Empty{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := map[string]float64{}
+		for _, x := range r.Metrics {
+			m[x.Name] = x.Value
+		}
+		return m
+	}
+	time.Sleep(2 * time.Second) // past the first paint and the snapshot
+	load := func() string { s, _ := os.ReadFile("/proc/loadavg"); return strings.TrimSpace(string(s)) }
+	b.Logf("load average before: %s", load())
+	const window = 10 * time.Second
+	before := metrics()
+	b.ResetTimer()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`new Promise((ok) => {
+  const frames = [], longs = [];
+  let quotes = 0, last = 0, done = false;
+  const po = new PerformanceObserver((l) => { for (const e of l.getEntries()) longs.push(e.duration); });
+  po.observe({type: "longtask"});
+  document.addEventListener("tape:quote", () => quotes++);
+  const f = (t) => { if (last) frames.push(t - last); last = t; if (!done) requestAnimationFrame(f); };
+  requestAnimationFrame(f);
+  setTimeout(() => { done = true; po.disconnect(); ok(JSON.stringify({frames, longs, quotes})); }, %d);
+})`, window.Milliseconds()), chromedp.EvalAwaitPromise))
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	after := metrics()
+	b.Logf("load average after: %s", load())
+	var r struct {
+		Frames, Longs []float64
+		Quotes        int
+	}
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		b.Fatal(err)
+	}
+	if len(r.Frames) == 0 || r.Quotes == 0 {
+		b.Fatalf("no frames (%d) or no quotes (%d) in %s", len(r.Frames), r.Quotes, window)
+	}
+	slices.Sort(r.Frames)
+	pct := func(p float64) float64 { return r.Frames[int(p*float64(len(r.Frames)-1))] }
+	longTotal, longMax := 0.0, 0.0
+	for _, d := range r.Longs {
+		longTotal += d
+		longMax = max(longMax, d)
+	}
+	per := func(name string) float64 { return (after[name] - before[name]) * 1000 / window.Seconds() } // ms per s
+	b.ReportMetric(float64(r.Quotes)/window.Seconds(), "quotes/s")
+	b.ReportMetric(float64(len(r.Frames))/window.Seconds(), "frames/s")
+	b.ReportMetric(pct(0.5), "frame-p50-ms")
+	b.ReportMetric(pct(0.99), "frame-p99-ms")
+	b.ReportMetric(r.Frames[len(r.Frames)-1], "frame-max-ms")
+	b.ReportMetric(float64(len(r.Longs)), "longtasks")
+	b.ReportMetric(longMax, "longtask-max-ms")
+	b.ReportMetric(per("ScriptDuration"), "script-ms/s")
+	b.ReportMetric(per("RecalcStyleDuration")+per("LayoutDuration"), "style+layout-ms/s")
+	b.ReportMetric(per("TaskDuration"), "task-ms/s")
+	b.Logf("%d quotes, %d frames, %d long tasks (%.0f ms in all) in %s", r.Quotes, len(r.Frames), len(r.Longs), longTotal, window)
+	stopFeed()
+	<-fed
 }

@@ -238,7 +238,7 @@ func TestBrowserDashboardAndSymbolPage(t *testing.T) {
 
 // chromiumPath finds the browser: missing in CI is a failure (make
 // test-deps installs it), elsewhere a skip.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -256,7 +256,7 @@ func chromiumPath(t *testing.T) string {
 // test, and returns a tab's context and the console messages seen so far
 // (console calls, uncaught exceptions and browser log entries such as
 // failed loads and CSP violations).
-func newBrowser(t *testing.T, path string) (context.Context, func() []chromedp.ConsoleMessage) {
+func newBrowser(t testing.TB, path string) (context.Context, func() []chromedp.ConsoleMessage) {
 	t.Helper()
 	profile := t.TempDir() // removed after the browser below has exited
 	var out syncBuffer

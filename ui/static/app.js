@@ -238,11 +238,11 @@
     return fromUnits(a - b);
   }
 
-  function text(q, field) {
+  function text(q, field, c) {
     switch (field) {
       case "volume": return formatVolume(q.volume);
-      case "change": { const c = change(q); return c ? c.diff : "—"; }
-      case "pct": { const c = change(q); return c ? c.pct : "—"; }
+      case "change": if (c === undefined) c = change(q); return c ? c.diff : "—";
+      case "pct": if (c === undefined) c = change(q); return c ? c.pct : "—";
       case "spread": return spread(q);
       case "ts": return clock(q.ts);
       case "source": return q.source == null ? "—" : String(q.source);
@@ -279,40 +279,103 @@
 
   function render() {
     frame = 0;
-    for (const { q, flash } of pending.values()) applyQuote(q, flash);
+    const now = performance.now();
+    for (const { q, flash } of pending.values()) applyQuote(q, flash, now);
     pending.clear();
     const work = onFrame;
     onFrame = [];
     for (const f of work) f();
   }
 
-  function applyQuote(q, flash) {
-    for (const el of document.querySelectorAll('[data-symbol="' + CSS.escape(q.symbol) + '"]')) {
+  // bound caches, per symbol, the elements that show it and their cells,
+  // so a frame touches only what changes; a removed element drops its
+  // symbol's entry.
+  const bound = new Map(); // symbol -> [{el, cells: [[cell, field]]}]
+  function bind(sym) {
+    let b = bound.get(sym);
+    if (b && b.every((x) => x.el.isConnected)) return b;
+    b = [];
+    for (const el of document.querySelectorAll('[data-symbol="' + CSS.escape(sym) + '"]')) {
       if (el.closest("template")) continue;
-      el.dataset.state = q.state || "";
-      for (const cell of el.querySelectorAll("[data-field]")) {
-        const field = cell.dataset.field;
-        if (field === "spark") { drawSpark(cell, q.symbol); continue; }
-        if (!FIELDS.includes(field)) continue;
-        const next = text(q, field);
-        if (field === "change" || field === "pct") {
-          const c = change(q);
-          cell.dataset.dir = c ? c.dir : "";
+      const cells = [];
+      for (const cell of el.querySelectorAll("[data-field]")) cells.push([cell, cell.dataset.field]);
+      b.push({ el, cells });
+    }
+    bound.set(sym, b);
+    return b;
+  }
+
+  function setData(el, key, v) {
+    if (el.dataset[key] !== v) el.dataset[key] = v; // same value: no style work
+  }
+
+  // Sparklines redraw at most once a second each: they show the session,
+  // not the tick.
+  const SPARK_EVERY = 1000;
+  const sparkDrawn = new Map(); // symbol -> performance.now() of the last draw
+  const sparkDirty = new Set();
+
+  function applyQuote(q, flash, now) {
+    const c = change(q);
+    for (const { el, cells } of bind(q.symbol)) {
+      setData(el, "state", q.state || "");
+      for (const [cell, field] of cells) {
+        if (field === "spark") {
+          if (now - (sparkDrawn.get(q.symbol) || 0) >= SPARK_EVERY) {
+            drawSpark(cell, q.symbol);
+            sparkDrawn.set(q.symbol, now);
+            sparkDirty.delete(q.symbol);
+          } else {
+            sparkDirty.add(q.symbol);
+          }
+          continue;
         }
-        if (field === "ts") cell.dataset.ts = q.ts || "";
+        if (!FIELDS.includes(field)) continue;
+        const next = text(q, field, c);
+        if (field === "change" || field === "pct") setData(cell, "dir", c ? c.dir : "");
+        if (field === "ts") setData(cell, "ts", q.ts || "");
         if (cell.textContent === next) continue;
         if (flash && FLASH[field]) {
           const a = parseFloat(cell.textContent), b = parseFloat(next);
           if (Number.isFinite(a) && Number.isFinite(b) && a !== b) {
-            // Alternating names restart the animation without a reflow.
-            const up = b > a ? "up" : "down";
-            cell.dataset.flash = cell.dataset.flash === up + "1" ? up + "2" : up + "1";
+            setData(cell, "flash", b > a ? "up" : "down");
+            flashing.set(cell, now + FLASH_MS);
           }
         }
         cell.textContent = next;
       }
     }
   }
+
+  // Flashes end in a sweep a few times a second, not in an animation.
+  const FLASH_MS = 500;
+  const flashing = new Map(); // cell -> performance.now() when its flash ends
+  function sweepFlashes() {
+    const now = performance.now();
+    for (const [cell, end] of flashing) {
+      if (end > now) continue;
+      delete cell.dataset.flash;
+      flashing.delete(cell);
+    }
+  }
+  setInterval(() => {
+    if (!flashing.size) return;
+    onFrame.push(sweepFlashes);
+    schedule();
+  }, 100);
+
+  setInterval(() => {
+    if (!sparkDirty.size) return;
+    onFrame.push(() => {
+      const now = performance.now();
+      for (const sym of sparkDirty) {
+        for (const { cells } of bind(sym)) for (const [cell, field] of cells) if (field === "spark") drawSpark(cell, sym);
+        sparkDrawn.set(sym, now);
+      }
+      sparkDirty.clear();
+    });
+    schedule();
+  }, SPARK_EVERY);
 
   function sparkPrice(q) {
     if (q.last && decimalRE.test(q.last)) return q.last;
@@ -345,7 +408,7 @@
     }
     line.setAttribute("points", out.join(" "));
     const first = ys[0], last = ys[ys.length - 1];
-    cell.dataset.dir = last > first ? "up" : last < first ? "down" : "";
+    setData(cell, "dir", last > first ? "up" : last < first ? "down" : "");
   }
 
   document.addEventListener("tape:quote", (e) => queue(e.detail, true));
