@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -1100,25 +1101,7 @@ func TestBrowserThemesAndNarrowScreens(t *testing.T) {
 //	go test -run '^$' -bench BrowserWatchlistRender -benchtime 1x ./cmd/tape
 func BenchmarkBrowserWatchlistRender(b *testing.B) {
 	chromium := chromiumPath(b)
-	hub, err := stream.NewHub(stream.Config{}, ui.SSE{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer hub.Close()
-	if err := hub.Init(7, []int64{0}, []int64{0}); err != nil {
-		b.Fatal(err)
-	}
-	srv, err := ui.New(ui.Config{NodeID: "bench"}, hubQuotes{hub})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
-	base := "http://" + ln.Addr().String()
+	hub, base := hubNode(b)
 	syms := make([]string, 50)
 	for i := range syms {
 		syms[i] = fmt.Sprintf("SYM%02d", i)
@@ -1246,4 +1229,79 @@ func BenchmarkBrowserWatchlistRender(b *testing.B) {
 	b.Logf("%d quotes, %d frames, %d long tasks (%.0f ms in all) in %s", r.Quotes, len(r.Frames), len(r.Longs), longTotal, window)
 	stopFeed()
 	<-fed
+}
+
+// hubNode serves a web node whose hub the test feeds itself, without a
+// broker: quotes go in with hub.ApplyBatch, one partition.
+func hubNode(tb testing.TB) (*stream.Hub, string) {
+	tb.Helper()
+	hub, err := stream.NewHub(stream.Config{}, ui.SSE{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(hub.Close)
+	if err := hub.Init(7, []int64{0}, []int64{0}); err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := ui.New(ui.Config{NodeID: "hub"}, hubQuotes{hub})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return hub, "http://" + ln.Addr().String()
+}
+
+// TestBrowserSaysWhenTheFeedIsStale: while the node cannot read its feed
+// the page says stale, with how long, and dims its prices; when the feed
+// is back it says live. A snapshot (a reset) redraws every value at once
+// and flashes none of them.
+func TestBrowserSaysWhenTheFeedIsStale(t *testing.T) {
+	chromium := chromiumPath(t)
+	hub, base := hubNode(t)
+	var off int64
+	apply := func(sym, bid string) {
+		q := tape.Quote{Symbol: tape.Symbol(sym), Bid: tape.MustPrice(bid), Ask: tape.MustPrice(bid) + tape.MustPrice("0.01"),
+			Time: time.Now(), Source: "test", Seq: tape.Seq{Partition: 0, Offset: off}}
+		hub.ApplyBatch(0, []stream.Record{{Offset: off, Value: q.AppendJSON(nil), HighWater: off + 1}})
+		off++
+	}
+	apply("STA", "10.00")
+	apply("STB", "20.00")
+	ctx, console := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?symbols=STA,STB")); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, ctx, 30*time.Second)
+	status := func() string {
+		return evalString(t, ctx, `document.getElementById("status").className + " | " + document.getElementById("age").textContent + " | " + document.body.className`)
+	}
+
+	hub.SetFeedError(errors.New("broker unreachable"))
+	pollJS(t, ctx, `document.getElementById("status").classList.contains("stale") && document.body.classList.contains("stale") && /feed stale \d+s/.test(document.getElementById("age").textContent)`, 30*time.Second, status)
+	t.Logf("stale: %s", status())
+	hub.SetFeedError(nil)
+	pollJS(t, ctx, `document.getElementById("status").classList.contains("live") && !document.body.classList.contains("stale")`, 30*time.Second, status)
+	apply("STA", "10.05")
+	pollJS(t, ctx, `document.querySelector('tr[data-symbol="STA"] [data-field="bid"]').textContent === "10.05"`, 30*time.Second, status)
+
+	// A reset: the next frame shows the snapshot's values, none flashed.
+	got, err := evalStringAwait(ctx, `new Promise((ok) => {
+  for (const c of document.querySelectorAll("[data-flash]")) delete c.dataset.flash;
+  document.dispatchEvent(new CustomEvent("tape:snapshot", {detail: {quotes: [
+    {symbol: "STA", bid: "9.50", ask: "9.51", ts: new Date().toISOString()},
+    {symbol: "STB", bid: "21.00", ask: "21.01", ts: new Date().toISOString()}]}}));
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const cell = (s, f) => document.querySelector('tr[data-symbol="' + s + '"] [data-field="' + f + '"]').textContent;
+    ok([cell("STA", "bid"), cell("STB", "bid"), document.querySelectorAll("[data-flash]").length].join(" "));
+  }));
+})`)
+	if err != nil || got != "9.50 21.00 0" {
+		t.Fatalf("after a snapshot: bids and flashed cells %q (%v), want 9.50 21.00 and none flashed", got, err)
+	}
+	checkConsole(t, ctx, console)
 }
