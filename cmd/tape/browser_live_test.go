@@ -558,8 +558,8 @@ func TestBrowserWatchlistEditing(t *testing.T) {
 	demo := start(t, []string{"http", "kafka"}, "demo", "--addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-level", "warn")
 	base := "http://" + demo.addrs["http"]
 	waitReady(t, base)
-	known := waitQuotes(t, base, 4)
-	a, b, c, d := known[0], known[1], known[2], known[3]
+	known := waitQuotes(t, base, 5)
+	a, b, c, d, e := known[0], known[1], known[2], known[3], known[4]
 	ctx, console := newBrowser(t, chromium)
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/?symbols="+a+","+b+","+c)); err != nil {
 		t.Fatal(err)
@@ -594,6 +594,34 @@ func TestBrowserWatchlistEditing(t *testing.T) {
 		}
 		// The added row fills in without a reload.
 		pollJS(t, ctx, `/^\d+\.\d+$/.test(document.querySelector('#watchlist tr[data-symbol="`+d+`"] [data-field="bid"]').textContent)`, 30*time.Second, rows)
+	})
+
+	t.Run("search suggests known symbols", func(t *testing.T) {
+		// Until the node has /api/symbols, the page searches the pages of
+		// /api/quotes; either way the suggestions are known symbols with
+		// the prefix, not yet on the list.
+		prefix := e[:1]
+		defer chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById("search").value = "", document.getElementById("search").blur(), true)`))
+		chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+  const s = document.getElementById("search");
+  s.focus(); s.value = `+strconv.Quote(prefix)+`;
+  s.dispatchEvent(new Event("input", {bubbles: true}));
+  return true;
+})()`))
+		pollJS(t, ctx, `document.querySelectorAll("#suggest option").length > 0`, 15*time.Second, func() string { return "no suggestions" })
+		var got []string
+		if err := chromedp.Do(ctx, evalInto(`Array.from(document.querySelectorAll("#suggest option"), (o) => o.value)`, &got)); err != nil {
+			t.Fatal(err)
+		}
+		onList := strings.Split(rows(), ",")
+		for _, s := range got {
+			if !strings.HasPrefix(s, prefix) || !slices.Contains(known, s) || slices.Contains(onList, s) {
+				t.Errorf("suggestion %q for %q: want known symbols with the prefix, not on the list %v", s, prefix, onList)
+			}
+		}
+		if !slices.Contains(got, e) {
+			t.Errorf("suggestions for %q: %v, want %s among them", prefix, got, e)
+		}
 	})
 
 	t.Run("remove", func(t *testing.T) {
