@@ -1129,7 +1129,7 @@ func TestBrowserThemesAndNarrowScreens(t *testing.T) {
 //	go test -run '^$' -bench BrowserWatchlistRender -benchtime 1x ./cmd/tape
 func BenchmarkBrowserWatchlistRender(b *testing.B) {
 	chromium := chromiumPath(b)
-	hub, base := hubNode(b)
+	hub, base := hubNode(b, ui.Config{})
 	syms := make([]string, 50)
 	for i := range syms {
 		syms[i] = fmt.Sprintf("SYM%02d", i)
@@ -1261,7 +1261,7 @@ func BenchmarkBrowserWatchlistRender(b *testing.B) {
 
 // hubNode serves a web node whose hub the test feeds itself, without a
 // broker: quotes go in with hub.ApplyBatch, one partition.
-func hubNode(tb testing.TB) (*stream.Hub, string) {
+func hubNode(tb testing.TB, cfg ui.Config) (*stream.Hub, string) {
 	tb.Helper()
 	hub, err := stream.NewHub(stream.Config{}, ui.SSE{})
 	if err != nil {
@@ -1271,7 +1271,8 @@ func hubNode(tb testing.TB) (*stream.Hub, string) {
 	if err := hub.Init(7, []int64{0}, []int64{0}); err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := ui.New(ui.Config{NodeID: "hub"}, hubQuotes{hub})
+	cfg.NodeID = "hub"
+	srv, err := ui.New(cfg, hubQuotes{hub})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -1290,7 +1291,7 @@ func hubNode(tb testing.TB) (*stream.Hub, string) {
 // and flashes none of them.
 func TestBrowserSaysWhenTheFeedIsStale(t *testing.T) {
 	chromium := chromiumPath(t)
-	hub, base := hubNode(t)
+	hub, base := hubNode(t, ui.Config{})
 	var off int64
 	apply := func(sym, bid string) {
 		q := tape.Quote{Symbol: tape.Symbol(sym), Bid: tape.MustPrice(bid), Ask: tape.MustPrice(bid) + tape.MustPrice("0.01"),
@@ -1332,4 +1333,68 @@ func TestBrowserSaysWhenTheFeedIsStale(t *testing.T) {
 		t.Fatalf("after a snapshot: bids and flashed cells %q (%v), want 9.50 21.00 and none flashed", got, err)
 	}
 	checkConsole(t, ctx, console)
+}
+
+// applyQuotes applies one quote per symbol to a hubNode's hub, with the
+// given bid, at the next offsets.
+type hubFeed struct {
+	hub *stream.Hub
+	off int64
+}
+
+func (f *hubFeed) apply(bid string, syms ...string) {
+	var recs []stream.Record
+	for _, sym := range syms {
+		q := tape.Quote{Symbol: tape.Symbol(sym), Bid: tape.MustPrice(bid), Ask: tape.MustPrice(bid) + tape.MustPrice("0.01"),
+			Time: time.Now(), Source: "test", Seq: tape.Seq{Partition: 0, Offset: f.off}}
+		recs = append(recs, stream.Record{Offset: f.off, Value: q.AppendJSON(nil), HighWater: f.off + 1})
+		f.off++
+	}
+	f.hub.ApplyBatch(0, recs)
+}
+
+// TestBrowserTabsWantingMoreSymbolsThanAStreamTakes: three tabs whose
+// symbols together are more than a node takes in one stream (here 4) are
+// served over several streams of one browser, and every row ticks.
+func TestBrowserTabsWantingMoreSymbolsThanAStreamTakes(t *testing.T) {
+	chromium := chromiumPath(t)
+	hub, base := hubNode(t, ui.Config{MaxSymbols: 4, Heartbeat: 250 * time.Millisecond}) // closed streams are found at the next write
+	feed := &hubFeed{hub: hub}
+	lists := [][]string{{"MA", "MB", "MC", "MD"}, {"ME", "MF", "MG"}, {"MH", "MI", "MJ"}}
+	var all []string
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	feed.apply("1.00", all...)
+	first, console := newBrowser(t, chromium)
+	tabs := []context.Context{first}
+	for range len(lists) - 1 {
+		tab, cancel := chromedp.NewContext(first)
+		t.Cleanup(cancel)
+		tabs = append(tabs, tab)
+	}
+	for i, tab := range tabs {
+		if err := chromedp.Do(tab, chromedp.Navigate(base+"/?symbols="+strings.Join(lists[i], ","))); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		waitLive(t, tab, 30*time.Second)
+		t.Logf("tab %d live after %s, %d streams", i+1, time.Since(t0), hub.Subscribers())
+	}
+	for deadline := time.Now().Add(15 * time.Second); hub.Subscribers() != 3; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams for 10 symbols at 4 a stream, want 3", hub.Subscribers())
+		}
+	}
+	feed.apply("2.00", all...)
+	for i, tab := range tabs {
+		want := map[string]string{}
+		for _, s := range lists[i] {
+			want[s] = "2.00"
+		}
+		b, _ := json.Marshal(want)
+		pollJS(t, tab, fmt.Sprintf(`(() => { const want = %s; return Object.keys(want).every((s) => document.querySelector('#watchlist tr[data-symbol="' + s + '"] [data-field="bid"]').textContent === want[s]); })()`, b),
+			30*time.Second, func() string { return evalString(t, tab, `JSON.stringify(window.tape.state)`) })
+	}
+	checkConsole(t, first, console)
 }

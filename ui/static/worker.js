@@ -7,6 +7,11 @@
 // union of them from /events and hands each tab only its symbols' events,
 // plus a snapshot from its cache when the tab joins.
 //
+// A node takes a bounded number of symbols per stream (--max-symbols,
+// 100 by default); a union larger than that is split over several
+// streams, each symbol staying on its stream while it is wanted, so no
+// symbol ever changes resume position.
+//
 // The hub reconnects after any failure itself: the browser's EventSource
 // gives up for good on any non-200 answer (WHATWG HTML, "fail the
 // connection": a draining node's 503, a 429, a proxy's 502), so every
@@ -26,22 +31,13 @@ const MAX_RETRY_AFTER = 300;
 // UNION_DELAY lets tabs opening together share one stream (re)start.
 const UNION_DELAY = 30;
 
-const tabs = new Map(); // tab id -> {send, symbols: Set, newest}
+const tabs = new Map(); // tab id -> {send, symbols: Set}
 const cache = new Map(); // symbol -> newest quote object
-let union = []; // sorted symbols streamed now
+let limit = 100; // symbols per stream; a node's 400 may say less
 let origin = ""; // the pages' own origin, always a candidate
 let nodes = []; // the last "nodes" event's list
-let base = ""; // the node the stream is on (or is tried next)
-let es = null; // the EventSource, when one is open or opening
-let lastId = ""; // the id of the newest event with one
-let failures = 0; // failed attempts since the last open stream
-let retryAfter = 0; // the newest Retry-After (s), used once
-let timer = 0; // a pending (re)start
-let state = "connecting";
-let since = Date.now();
-let feedStale = false; // the node says its feed is stale
-let feedSince = 0;
-let why = ""; // what the last failure was, for the indicator's title
+let streams = []; // the streams, each {symbols, es, lastId, base, ...}
+let shown = { state: "connecting", since: Date.now(), why: "" }; // what tabs were told
 
 function now() { return Date.now(); }
 
@@ -51,8 +47,8 @@ function seqOf(q) {
   return m ? [Number(m[1]), BigInt(m[2])] : null;
 }
 
-// older reports whether q is known to be older than the cached quote of
-// its symbol: the same partition at a smaller offset (tape.Seq.After).
+// older reports whether q is known to be older than have, a quote of the
+// same symbol: the same partition at a smaller offset (tape.Seq.After).
 function older(q, have) {
   if (!have) return false;
   const a = seqOf(q), b = seqOf(have);
@@ -71,17 +67,36 @@ function newestOf(symbols) {
 }
 
 function publicState(tab) {
-  return { t: "state", state, since, newest: newestOf(tab.symbols), node: base, why };
+  return { t: "state", state: shown.state, since: shown.since, newest: newestOf(tab.symbols), node: streams.length ? streams[0].base : "", why: shown.why };
 }
 
-let told = ""; // the failure the tabs were last told
-function setState(next, at) {
-  if (feedStale && next === "live") next = "stale";
-  if (next === state && why === told) return;
-  if (next !== state) since = at || now();
-  state = next;
-  told = why;
+// RANK orders states by how much a tab must know: one stream
+// reconnecting makes the page's prices partly old.
+const RANK = { live: 0, connecting: 1, stale: 2, reconnecting: 3 };
+
+// report tells the tabs the state of all streams together when it, or
+// the newest failure, changed.
+function report() {
+  let worst = null;
+  let why = "";
+  for (const st of streams) {
+    if (!worst || RANK[st.state] > RANK[worst.state]) worst = st;
+    if (st.why && !why) why = st.why;
+  }
+  const state = worst ? worst.state : "connecting";
+  const since = worst ? worst.since : shown.since;
+  if (state === shown.state && why === shown.why) return;
+  shown = { state, since: state === shown.state ? shown.since : since, why };
   for (const tab of tabs.values()) tab.send(publicState(tab));
+}
+
+function setState(st, next, at) {
+  if (st.feedStale && next === "live") next = "stale";
+  if (next !== st.state) {
+    st.state = next;
+    st.since = at || now();
+  }
+  report();
 }
 
 // --- tabs ---
@@ -124,7 +139,12 @@ function deliver(quotes) {
   }
 }
 
-// --- the stream ---
+// --- the streams ---
+
+function newStream() {
+  return { symbols: [], es: null, lastId: "", base: "", failures: 0, retryAfter: 0, timer: 0,
+    state: "connecting", since: now(), why: "", feedStale: false };
+}
 
 let unionTimer = 0;
 function unionChanged() {
@@ -133,111 +153,128 @@ function unionChanged() {
     unionTimer = 0;
     const all = new Set();
     for (const tab of tabs.values()) for (const s of tab.symbols) all.add(s);
-    const next = Array.from(all).sort();
-    if (next.join(",") === union.join(",")) return;
-    const added = next.filter((s) => !union.includes(s));
-    union = next;
     for (const s of Array.from(cache.keys())) if (!all.has(s)) cache.delete(s);
-    if (!union.length) {
-      stop();
-      return;
+    // Symbols keep their stream; gone ones leave it; new ones fill the
+    // streams with room, then new streams.
+    const changed = new Map(); // stream -> added symbols
+    const placed = new Set();
+    for (const st of streams) {
+      const keep = st.symbols.filter((s) => all.has(s));
+      if (keep.length !== st.symbols.length) changed.set(st, []);
+      st.symbols = keep;
+      for (const s of keep) placed.add(s);
     }
-    // A running stream is reopened for the new union from the last id,
-    // so its symbols miss nothing; symbols it did not carry get their
-    // current quotes from the JSON API.
-    const resumed = lastId !== "";
-    if (!timer) open();
-    if (resumed && added.length) fetchQuotes(added);
+    for (const s of Array.from(all).sort()) {
+      if (placed.has(s)) continue;
+      let st = streams.find((x) => x.symbols.length < limit);
+      if (!st) {
+        st = newStream();
+        streams.push(st);
+      }
+      st.symbols.push(s);
+      if (!changed.has(st)) changed.set(st, []);
+      changed.get(st).push(s);
+    }
+    for (const st of streams) if (!st.symbols.length) stop(st);
+    streams = streams.filter((st) => st.symbols.length);
+    // A stream whose symbols changed is reopened from its last id, so its
+    // symbols miss nothing; symbols it did not carry get their current
+    // quotes from the JSON API.
+    for (const [st, added] of changed) {
+      if (!st.symbols.length) continue;
+      st.symbols.sort();
+      const resumed = st.lastId !== "";
+      if (!st.timer) open(st);
+      if (resumed && added.length) fetchQuotes(st, added);
+    }
+    report();
   }, UNION_DELAY);
 }
 
-function stop() {
-  if (es) es.close();
-  es = null;
-  clearTimeout(timer);
-  timer = 0;
+function stop(st) {
+  if (st.es) st.es.close();
+  st.es = null;
+  clearTimeout(st.timer);
+  st.timer = 0;
 }
 
-function candidates() {
+function candidates(st) {
   const out = [];
   const add = (u) => { if (u && !out.includes(u)) out.push(u); };
-  add(base);
+  add(st.base);
   add(origin);
   for (const n of nodes) if (n && n.ready !== false && typeof n.url === "string" && /^https?:\/\//.test(n.url)) add(n.url.replace(/\/+$/, ""));
   return out;
 }
 
-function streamURL(at, withId) {
-  let u = at + "/events?symbols=" + union.map(encodeURIComponent).join(",");
-  if (withId && lastId) u += "&lastEventId=" + encodeURIComponent(lastId);
+function streamURL(st, at, withId) {
+  let u = at + "/events?symbols=" + st.symbols.map(encodeURIComponent).join(",");
+  if (withId && st.lastId) u += "&lastEventId=" + encodeURIComponent(st.lastId);
   return u;
 }
 
-function open() {
-  if (es) es.close();
-  es = null;
-  clearTimeout(timer);
-  timer = 0;
-  if (!union.length) return;
-  if (!base) base = origin;
-  const src = new EventSource(streamURL(base, true));
-  es = src;
+function open(st) {
+  stop(st);
+  if (!st.symbols.length) return;
+  if (!st.base) st.base = origin;
+  const src = new EventSource(streamURL(st, st.base, true));
+  st.es = src;
+  const mine = () => st.es === src;
   src.onopen = () => {
-    if (es !== src) return;
-    failures = 0;
-    why = "";
-    setState("live");
+    if (!mine()) return;
+    st.failures = 0;
+    st.why = "";
+    setState(st, "live");
   };
   src.onerror = () => {
-    if (es !== src) return;
+    if (!mine()) return;
     // Whatever happened (the node closed the stream, refused it, or is
     // gone), this hub decides when and where to reconnect.
     src.close();
-    es = null;
-    why = "the stream to " + base + " ended";
-    retry();
+    st.es = null;
+    st.why = "the stream to " + st.base + " ended";
+    retry(st);
   };
   src.addEventListener("snapshot", (e) => {
-    if (es !== src) return;
-    if (e.lastEventId) lastId = e.lastEventId;
+    if (!mine()) return;
+    if (e.lastEventId) st.lastId = e.lastEventId;
     let snap;
     try { snap = JSON.parse(e.data); } catch (err) { return; }
-    const quotes = Array.isArray(snap.quotes) ? snap.quotes : [];
+    const quotes = (Array.isArray(snap.quotes) ? snap.quotes : []).filter((q) => q && typeof q.symbol === "string");
     // A snapshot is the node's whole view of these symbols: a reset.
-    for (const s of union) cache.delete(s);
-    for (const q of quotes) if (q && typeof q.symbol === "string") cache.set(q.symbol, q);
+    for (const s of st.symbols) cache.delete(s);
+    for (const q of quotes) cache.set(q.symbol, q);
     for (const tab of tabs.values()) {
       tab.send({ t: "snapshot", quotes: quotes.filter((q) => tab.symbols.has(q.symbol)), reset: true, reason: String(snap.reason || "") });
     }
-    setState("live");
+    setState(st, "live");
   });
   src.addEventListener("quote", (e) => {
-    if (es !== src) return;
-    if (e.lastEventId) lastId = e.lastEventId;
+    if (!mine()) return;
+    if (e.lastEventId) st.lastId = e.lastEventId;
     let q;
     try { q = JSON.parse(e.data); } catch (err) { return; }
     if (!q || typeof q.symbol !== "string") return;
     cache.set(q.symbol, q);
     batch.push(q);
     if (!batchTimer) batchTimer = setTimeout(flush, 0);
-    if (state !== "live" && !feedStale) setState("live");
+    if (st.state !== "live" && !st.feedStale) setState(st, "live");
   });
   src.addEventListener("status", (e) => {
-    if (es !== src) return;
-    let st;
-    try { st = JSON.parse(e.data); } catch (err) { return; }
-    if (st.feed === "stale") {
-      const at = Date.parse(st.since);
-      feedStale = true;
-      feedSince = Number.isFinite(at) ? at : now();
-      setState("stale", feedSince);
+    if (!mine()) return;
+    let v;
+    try { v = JSON.parse(e.data); } catch (err) { return; }
+    if (v.feed === "stale") {
+      const at = Date.parse(v.since);
+      st.feedStale = true;
+      setState(st, "stale", Number.isFinite(at) ? at : now());
     } else {
-      feedStale = false;
-      setState("live");
+      st.feedStale = false;
+      setState(st, "live");
     }
   });
   src.addEventListener("nodes", (e) => {
-    if (es !== src) return;
+    if (!mine()) return;
     let v;
     try { v = JSON.parse(e.data); } catch (err) { return; }
     if (!v || !Array.isArray(v.nodes)) return;
@@ -256,61 +293,86 @@ function flush() {
   deliver(qs);
 }
 
-function backoff() {
-  if (retryAfter > 0) {
-    const s = Math.min(retryAfter, MAX_RETRY_AFTER);
-    retryAfter = 0;
+function backoff(st) {
+  if (st.retryAfter > 0) {
+    const s = Math.min(st.retryAfter, MAX_RETRY_AFTER);
+    st.retryAfter = 0;
     return s * 1000 * (1 + Math.random() * 0.5);
   }
-  const cap = Math.min(MAX_BACKOFF, BASE_BACKOFF * 2 ** Math.min(failures - 1, 16));
+  const cap = Math.min(MAX_BACKOFF, BASE_BACKOFF * 2 ** Math.min(st.failures - 1, 16));
   return cap * (0.5 + Math.random() * 0.5);
 }
 
-function retry() {
-  failures++;
-  feedStale = false;
-  setState("reconnecting");
-  clearTimeout(timer);
-  timer = setTimeout(probe, backoff());
+function retry(st) {
+  st.failures++;
+  st.feedStale = false;
+  setState(st, "reconnecting");
+  clearTimeout(st.timer);
+  st.timer = setTimeout(() => probe(st), backoff(st));
 }
 
 // probe asks the node with a HEAD of the stream URL whether it would take
 // the stream, which tells what an EventSource cannot: the status and its
 // Retry-After. A node that does not answer, or refuses, is left for the
 // next candidate.
-async function probe() {
-  timer = 0;
-  if (!union.length) return;
-  const list = candidates();
-  const at = list[(failures - 1) % list.length] || origin;
+async function probe(st) {
+  st.timer = 0;
+  if (!streams.includes(st) || !st.symbols.length) return;
+  const list = candidates(st);
+  const at = list[(st.failures - 1) % list.length] || origin;
   let res = null;
   try {
-    res = await fetch(streamURL(at, false), { method: "HEAD", cache: "no-store" });
+    res = await fetch(streamURL(st, at, false), { method: "HEAD", cache: "no-store" });
   } catch (err) {
     res = null; // gone, or not allowed cross-origin
-    why = at + " does not answer";
+    st.why = at + " does not answer";
   }
-  if (!union.length || es || timer) return;
+  if (!streams.includes(st) || !st.symbols.length || st.es || st.timer) return;
   if (res && res.ok) {
-    base = at;
-    open();
+    st.base = at;
+    open(st);
     return;
   }
   if (res) {
     const ra = parseInt(res.headers.get("Retry-After") || "", 10);
-    if (ra > 0) retryAfter = ra;
-    why = at + " answered " + res.status + (ra > 0 ? ", retry after " + ra + "s" : "");
+    if (ra > 0) st.retryAfter = ra;
+    st.why = at + " answered " + res.status + (ra > 0 ? ", retry after " + ra + "s" : "");
+    if (res.status === 400 && await fewerSymbols(st, at)) return;
   }
-  retry();
+  retry(st);
+}
+
+// fewerSymbols learns, when a node refuses a stream as too large, how many
+// symbols it takes, and spreads the symbols over more streams.
+async function fewerSymbols(st, at) {
+  let body = null;
+  try {
+    const res = await fetch(at + "/api/quotes?symbols=" + st.symbols.map(encodeURIComponent).join(","), { cache: "no-store" });
+    body = await res.json();
+  } catch (err) {
+    return false;
+  }
+  const e = body && body.error;
+  const m = e && e.code === "too_many_symbols" ? /limit is (\d+)/.exec(String(e.message)) : null;
+  const n = m ? parseInt(m[1], 10) : 0;
+  if (!(n > 0 && n < st.symbols.length)) return false;
+  limit = n;
+  // Those past the limit leave this stream; the union puts them on others.
+  st.symbols = st.symbols.slice(0, n);
+  clearTimeout(st.timer);
+  st.timer = 0;
+  open(st);
+  unionChanged();
+  return true;
 }
 
 // fetchQuotes gets the current quotes of symbols new to a resumed stream.
-async function fetchQuotes(symbols) {
+async function fetchQuotes(st, symbols) {
   let list = symbols;
   for (let tries = 0; tries < 2 && list.length; tries++) {
     let res;
     try {
-      res = await fetch((base || origin) + "/api/quotes?symbols=" + list.map(encodeURIComponent).join(","), { cache: "no-store" });
+      res = await fetch((st.base || origin) + "/api/quotes?symbols=" + list.map(encodeURIComponent).join(","), { cache: "no-store" });
     } catch (err) {
       return;
     }
@@ -319,7 +381,7 @@ async function fetchQuotes(symbols) {
     if (res.ok && body && Array.isArray(body.quotes)) {
       const fresh = [];
       for (const q of body.quotes) {
-        if (!q || typeof q.symbol !== "string" || !union.includes(q.symbol)) continue;
+        if (!q || typeof q.symbol !== "string" || !st.symbols.includes(q.symbol)) continue;
         const have = cache.get(q.symbol);
         if (have && !older(have, q)) continue; // the stream's is as new
         cache.set(q.symbol, q);
