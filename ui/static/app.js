@@ -65,7 +65,9 @@
       }
       case "state":
         conn = { state: m.state, since: m.since, newest: Math.max(conn.newest, m.newest || 0), node: m.node || "", why: m.why || "" };
-        emit("tape:state", { state: conn.state, since: conn.since, newest: conn.newest, why: conn.why });
+        // Before the first stream opens the page is not live yet: the
+        // contract's states are live, reconnecting and stale.
+        emit("tape:state", { state: conn.state === "connecting" ? "reconnecting" : conn.state, since: conn.since, newest: conn.newest, why: conn.why });
         break;
       case "nodes":
         nodes = Array.isArray(m.nodes) ? m.nodes : [];
@@ -451,7 +453,7 @@
     age.textContent = t;
   }
 
-  document.addEventListener("tape:state", showState);
+  document.addEventListener("tape:state", showState); // shows conn.state, "connecting" included
   setInterval(showAge, 1000);
 
   // --- theme and time zone toggles ---

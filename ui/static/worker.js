@@ -30,6 +30,11 @@ const MAX_BACKOFF = 30000;
 const MAX_RETRY_AFTER = 300;
 // UNION_DELAY lets tabs opening together share one stream (re)start.
 const UNION_DELAY = 30;
+// SILENT: a stream that has given nothing for this long (ms) is reopened
+// from its last id. A node sends heartbeats every 15 s, but as comments,
+// which an EventSource does not show; a connection that died without a
+// reset (a node's power, a NAT) would otherwise look open for good.
+const SILENT = 60000;
 
 const tabs = new Map(); // tab id -> {send, symbols: Set}
 const cache = new Map(); // symbol -> newest quote object
@@ -143,7 +148,7 @@ function deliver(quotes) {
 
 function newStream() {
   return { symbols: [], es: null, lastId: "", base: "", failures: 0, retryAfter: 0, timer: 0,
-    state: "connecting", since: now(), why: "", feedStale: false };
+    state: "connecting", since: now(), why: "", feedStale: false, heard: 0 };
 }
 
 let unionTimer = 0;
@@ -219,7 +224,12 @@ function open(st) {
   if (!st.base) st.base = origin;
   const src = new EventSource(streamURL(st, st.base, true));
   st.es = src;
-  const mine = () => st.es === src;
+  st.heard = now();
+  const mine = () => {
+    if (st.es !== src) return false;
+    st.heard = now();
+    return true;
+  };
   src.onopen = () => {
     if (!mine()) return;
     st.failures = 0;
@@ -282,6 +292,12 @@ function open(st) {
     for (const tab of tabs.values()) tab.send({ t: "nodes", nodes });
   });
 }
+
+setInterval(() => {
+  for (const st of streams) {
+    if (st.es && st.es.readyState === 1 && now() - st.heard > SILENT) open(st); // resumes from lastId
+  }
+}, SILENT / 4);
 
 // Quotes that arrive together go to the tabs in one message each.
 let batch = [];
