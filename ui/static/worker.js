@@ -148,7 +148,8 @@ function deliver(quotes) {
 
 function newStream() {
   return { symbols: [], es: null, lastId: "", base: "", failures: 0, retryAfter: 0, timer: 0,
-    state: "connecting", since: now(), why: "", feedStale: false, heard: 0 };
+    state: "connecting", since: now(), why: "", feedStale: false, heard: 0,
+    needQuotes: new Set() }; // symbols a resumed stream did not carry: their quotes come from the JSON API once it is open
 }
 
 let unionTimer = 0;
@@ -188,9 +189,8 @@ function unionChanged() {
     for (const [st, added] of changed) {
       if (!st.symbols.length) continue;
       st.symbols.sort();
-      const resumed = st.lastId !== "";
+      if (st.lastId) for (const s of added) st.needQuotes.add(s);
       if (!st.timer) open(st);
-      if (resumed && added.length) fetchQuotes(st, added);
     }
     report();
   }, UNION_DELAY);
@@ -235,6 +235,11 @@ function open(st) {
     st.failures = 0;
     st.why = "";
     setState(st, "live");
+    if (st.needQuotes.size) {
+      const want = Array.from(st.needQuotes).filter((s) => st.symbols.includes(s));
+      st.needQuotes.clear();
+      if (want.length) fetchQuotes(st, want);
+    }
   };
   src.onerror = () => {
     if (!mine()) return;
@@ -252,6 +257,7 @@ function open(st) {
     try { snap = JSON.parse(e.data); } catch (err) { return; }
     const quotes = (Array.isArray(snap.quotes) ? snap.quotes : []).filter((q) => q && typeof q.symbol === "string");
     // A snapshot is the node's whole view of these symbols: a reset.
+    st.needQuotes.clear();
     for (const s of st.symbols) cache.delete(s);
     for (const q of quotes) cache.set(q.symbol, q);
     for (const tab of tabs.values()) {
