@@ -728,12 +728,12 @@
     if (params.has("symbols") || params.has("add") || list().join(",") !== wanted.join(",")) save();
   }
 
-  // --- the symbol page's chart and ticks (until the market pages
-  // replace them) ---
+  // --- the canvas chart and ticks of the symbol page that marks itself
+  // data-canvas-chart (pages with their own script, market.js, do not) ---
 
-  const chart = document.getElementById("chart");
-  const ticks = document.querySelector("#ticks tbody");
-  const symbolRoot = document.querySelector("section.symbol[data-symbol]");
+  const symbolRoot = document.querySelector("section.symbol[data-symbol][data-canvas-chart]");
+  const chart = symbolRoot && symbolRoot.querySelector("canvas#chart");
+  const ticks = symbolRoot && symbolRoot.querySelector("#ticks tbody");
   if (symbolRoot && (chart || ticks)) symbolPage(symbolRoot.dataset.symbol);
 
   function symbolPage(sym) {
