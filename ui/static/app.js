@@ -10,7 +10,10 @@
 //   tape:snapshot detail = {quotes: [...]}: redraw from it
 //   tape:state    detail = {state: "live"|"reconnecting"|"stale", since, newest} (ms epoch)
 //   tape:nodes    detail = the "nodes" event's list
-// Feed data reaches the DOM only as textContent or attribute values.
+// Elements marked data-live and data-symbol="S" have the cells inside
+// them marked data-field="last" (bid, ask, change, pct, spread, volume,
+// open, high, low, ts, source, spark) kept current, once per animation
+// frame. Feed data reaches the DOM only as textContent or attribute values.
 // Prices arrive as exact decimal strings and are shown verbatim; numbers
 // are parsed only to decide a direction, to sort and to plot.
 "use strict";
@@ -297,7 +300,7 @@
     let b = bound.get(sym);
     if (b && b.every((x) => x.el.isConnected)) return b;
     b = [];
-    for (const el of document.querySelectorAll('[data-symbol="' + CSS.escape(sym) + '"]')) {
+    for (const el of document.querySelectorAll('[data-live][data-symbol="' + CSS.escape(sym) + '"]')) {
       if (el.closest("template")) continue;
       const cells = [];
       for (const cell of el.querySelectorAll("[data-field]")) cells.push([cell, cell.dataset.field]);
