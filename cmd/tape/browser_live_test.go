@@ -1398,3 +1398,37 @@ func TestBrowserTabsWantingMoreSymbolsThanAStreamTakes(t *testing.T) {
 	}
 	checkConsole(t, first, console)
 }
+
+// TestBrowserWithoutWorkerSharingStreamsPerTab: a browser with neither
+// SharedWorker nor Web Locks still gets live pages, one stream per tab.
+func TestBrowserWithoutWorkerSharingStreamsPerTab(t *testing.T) {
+	chromium := chromiumPath(t)
+	hub, base := hubNode(t, ui.Config{Heartbeat: 250 * time.Millisecond})
+	feed := &hubFeed{hub: hub}
+	feed.apply("1.00", "PTA", "PTB")
+	first, console := newBrowser(t, chromium)
+	second, cancel := chromedp.NewContext(first)
+	t.Cleanup(cancel)
+	for _, tab := range []context.Context{first, second} {
+		if _, err := chromedp.Call(tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `delete window.SharedWorker; Object.defineProperty(Navigator.prototype, "locks", {get: () => undefined});`}); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(tab, chromedp.Navigate(base+"/?symbols=PTA,PTB")); err != nil {
+			t.Fatal(err)
+		}
+		waitLive(t, tab, 30*time.Second)
+		if mode := evalString(t, tab, `window.tape.mode`); mode != "tab" {
+			t.Fatalf("mode %q, want tab", mode)
+		}
+	}
+	feed.apply("2.00", "PTA", "PTB")
+	for _, tab := range []context.Context{first, second} {
+		pollJS(t, tab, `document.querySelector('#watchlist tr[data-symbol="PTB"] [data-field="bid"]').textContent === "2.00"`, 30*time.Second,
+			func() string { return evalString(t, tab, `JSON.stringify(window.tape.state)`) })
+	}
+	if n := hub.Subscribers(); n != 2 {
+		t.Errorf("%d streams for two tabs without sharing, want 2", n)
+	}
+	checkConsole(t, first, console)
+}

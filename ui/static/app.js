@@ -80,18 +80,19 @@
   }
 
   function hello() {
-    if (post) post({ t: "hello", symbols: wanted, origin: location.origin });
+    if (post) post({ t: "hello", symbols: wanted, origin: location.origin, lock: lockHeld });
   }
 
   // Each tab holds a lock named after itself for its whole life: the hub
   // learns that a tab is gone (closed, crashed) when the lock is freed.
   // The tab says hello only once it holds it, or the hub's watch could be
   // granted first and take the tab for gone.
+  let lockHeld = false; // the hub watches the tab's lock only if it holds one
   function holdTabLock(then) {
     if (!navigator.locks) return then();
     let started = false;
     navigator.locks.request("tape-tab-" + tabId, () => {
-      started = true;
+      started = lockHeld = true;
       then();
       return new Promise(() => {});
     }).catch(() => { if (!started) then(); });

@@ -446,7 +446,7 @@ if (typeof self.onconnect !== "undefined" || (typeof SharedWorkerGlobalScope !==
       const m = ev.data;
       if (m && m.t === "hello") {
         id = String(m.tab);
-        watchTab(id);
+        if (m.lock) watchTab(id);
       }
       if (id) handle(id, (msg) => port.postMessage(msg), m);
     };
@@ -459,7 +459,7 @@ if (typeof self.onconnect !== "undefined" || (typeof SharedWorkerGlobalScope !==
     const m = ev.data;
     if (!m || !m.tab) return;
     const id = String(m.tab);
-    if (m.t === "hello" && !tabs.has(id)) watchTab(id);
+    if (m.t === "hello" && m.lock && !tabs.has(id)) watchTab(id);
     handle(id, (msg) => { msg.to = id; self.postMessage(msg); }, m);
   };
 }
