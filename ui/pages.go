@@ -118,6 +118,16 @@ func volume(v tape.Size) string {
 	return b.String()
 }
 
+// change is last minus open with its percentage, "+1.50 (+0.81%)"
+// (tape.PriceChange), for pages that show both in one cell.
+func change(q tape.Quote) string {
+	diff, pct, ok := tape.PriceChange(q.Last, q.Open)
+	if !ok {
+		return "—"
+	}
+	return diff + " (" + pct + "%)"
+}
+
 // changeDiff is last minus open (tape.PriceChange); changePct its
 // percentage of the open; direction "up", "down" or "" for the colour.
 func changeDiff(q tape.Quote) string {
