@@ -103,8 +103,7 @@ func (s *Server) routeMarket() {
 // page wants live, for the layout's <main data-symbols>. It is the one
 // place market pages meet Page.
 func layout(title string, symbols []tape.Symbol, content templ.Component) templ.Component {
-	_ = symbols // Page(title, content) streams nothing by itself yet
-	return Page(title, content)
+	return Page(title, symbols, content)
 }
 
 // pathSymbol reads the symbol of /s/{symbol}; a symbol may contain "/"

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,9 +13,17 @@ import (
 )
 
 // dashboard serves GET /: the watchlist from ?symbols=, the configured
-// default, or every known symbol.
+// default, or every known symbol. ?add=SYMBOL adds one (the search form
+// without script).
 func (s *Server) dashboard(c *fiber.Ctx) error {
-	syms, err := s.symbols(c.Query("symbols"), false)
+	raw := c.Query("symbols")
+	if add := strings.ToUpper(strings.TrimSpace(c.Query("add"))); add != "" {
+		if raw != "" {
+			raw += ","
+		}
+		raw += add
+	}
+	syms, err := s.symbols(raw, false)
 	if err != nil {
 		return err
 	}
@@ -30,11 +39,13 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 			syms = append(syms, q.Symbol)
 		}
 	}
-	v := dashboardView{Symbols: syms, Quotes: make(map[tape.Symbol]tape.Quote, len(quotes)), Node: s.cfg.NodeID}
+	v := dashboardView{Symbols: syms, Quotes: make(map[tape.Symbol]tape.Quote, len(quotes)),
+		Spark: make(map[tape.Symbol][]tape.Quote, len(quotes)), Node: s.cfg.NodeID}
 	for _, q := range quotes {
 		v.Quotes[q.Symbol] = q
+		v.Spark[q.Symbol] = s.quotes.Recent(q.Symbol)
 	}
-	return render(c, Page("Watchlist", Dashboard(v)))
+	return render(c, Page("Watchlist", syms, Dashboard(v)))
 }
 
 func render(c *fiber.Ctx, page templ.Component) error {
@@ -50,14 +61,14 @@ func symbolURL(sym tape.Symbol) templ.SafeURL {
 	return templ.URL("/s/" + url.PathEscape(string(sym)))
 }
 
-func streamURL(syms []tape.Symbol) string {
+// joinSymbols writes symbols comma-separated (a symbol has no comma).
+func joinSymbols(syms []tape.Symbol) string {
 	var b strings.Builder
-	b.WriteString("/events?symbols=")
 	for i, s := range syms {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(url.QueryEscape(string(s)))
+		b.WriteString(string(s))
 	}
 	return b.String()
 }
@@ -88,13 +99,138 @@ func volume(v tape.Size) string {
 	return b.String()
 }
 
-// change is last minus open, with its percentage (tape.PriceChange).
+// change is last minus open with its percentage, "+1.50 (+0.81%)"
+// (tape.PriceChange), for pages that show both in one cell.
 func change(q tape.Quote) string {
 	diff, pct, ok := tape.PriceChange(q.Last, q.Open)
 	if !ok {
 		return "—"
 	}
 	return diff + " (" + pct + "%)"
+}
+
+// changeDiff is last minus open (tape.PriceChange); changePct its
+// percentage of the open; direction "up", "down" or "" for the colour.
+func changeDiff(q tape.Quote) string {
+	diff, _, ok := tape.PriceChange(q.Last, q.Open)
+	if !ok {
+		return "—"
+	}
+	return diff
+}
+
+func changePct(q tape.Quote) string {
+	_, pct, ok := tape.PriceChange(q.Last, q.Open)
+	if !ok {
+		return "—"
+	}
+	return pct + "%"
+}
+
+func direction(q tape.Quote) string {
+	switch {
+	case q.Last == 0 || q.Open == 0 || q.Last == q.Open:
+		return ""
+	case q.Last > q.Open:
+		return "up"
+	}
+	return "down"
+}
+
+// spread is ask minus bid, exact; "—" without both (negative when the
+// quote is crossed, which the row's state shows as well).
+func spread(q tape.Quote) string {
+	if q.Bid == 0 || q.Ask == 0 {
+		return "—"
+	}
+	d := q.Ask - q.Bid
+	if (q.Ask > 0) != (q.Bid > 0) && (d > 0) != (q.Ask > 0) { // overflowed
+		return "—"
+	}
+	return d.String()
+}
+
+// The sparkline: a polyline in a 100×24 box of a symbol's recent prices
+// (last, or the mid while nothing traded), the values kept as text for
+// the script to go on drawing.
+const (
+	sparkViewBox = "0 0 100 24"
+	sparkW       = 100.0
+	sparkH       = 24.0
+)
+
+func sparkPrice(q tape.Quote) tape.Price {
+	if q.Last != 0 {
+		return q.Last
+	}
+	if q.Bid != 0 && q.Ask != 0 {
+		return q.Bid/2 + q.Ask/2
+	}
+	return 0
+}
+
+func sparkValues(qs []tape.Quote) string {
+	var b strings.Builder
+	for _, q := range qs {
+		if p := sparkPrice(q); p != 0 {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(p.String())
+		}
+	}
+	return b.String()
+}
+
+// sparkDir is "up" or "down" as the sparkline's last price is above or
+// below its first.
+func sparkDir(qs []tape.Quote) string {
+	var first, last tape.Price
+	for _, q := range qs {
+		if p := sparkPrice(q); p != 0 {
+			if first == 0 {
+				first = p
+			}
+			last = p
+		}
+	}
+	switch {
+	case last > first:
+		return "up"
+	case last < first:
+		return "down"
+	}
+	return ""
+}
+
+func sparkPoints(qs []tape.Quote) string {
+	var ps []float64
+	for _, q := range qs {
+		if p := sparkPrice(q); p != 0 {
+			ps = append(ps, float64(p)) // plotting only
+		}
+	}
+	if len(ps) < 2 {
+		return ""
+	}
+	lo, hi := ps[0], ps[0]
+	for _, p := range ps {
+		lo, hi = min(lo, p), max(hi, p)
+	}
+	var b strings.Builder
+	for i, p := range ps {
+		y := sparkH / 2
+		if hi > lo {
+			y = 1 + (sparkH-2)*(1-(p-lo)/(hi-lo))
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.FormatFloat(float64(i)*sparkW/float64(len(ps)-1), 'f', 1, 64))
+		b.WriteByte(',')
+		b.WriteString(strconv.FormatFloat(y, 'f', 1, 64))
+	}
+	return b.String()
 }
 
 func clock(q tape.Quote) string {

@@ -116,7 +116,10 @@ type Config struct {
 	// never seen (a likely typo). Streams accept them and wait.
 	RejectUnknown bool
 	// CORSOrigins lists origins allowed to read /events and /api/quotes
-	// from other sites; empty means none (CORS off).
+	// from other sites; empty means none (CORS off); "*" allows any (the
+	// data is public and no request carries credentials). A page fails
+	// over to another node of its "nodes" list only where that node
+	// allows the page's origin.
 	CORSOrigins []string
 	// TrustedProxies are the addresses or CIDRs of load balancers whose
 	// X-Forwarded-For names the client, for per-client limits.
@@ -518,12 +521,15 @@ func (s *Server) known(syms []tape.Symbol) error {
 	return e
 }
 
-// cors answers cross-origin requests from allowed origins only.
+// cors answers cross-origin requests from allowed origins only. Pages
+// read Retry-After (a refused stream's probe) and X-Tape-Node across
+// origins, so both are exposed.
 func (s *Server) cors(c *fiber.Ctx) error {
 	origin := c.Get(fiber.HeaderOrigin)
-	if origin != "" && s.allowed[origin] {
+	if origin != "" && (s.allowed[origin] || s.allowed["*"]) {
 		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
 		c.Set(fiber.HeaderVary, fiber.HeaderOrigin)
+		c.Set(fiber.HeaderAccessControlExposeHeaders, "Retry-After, X-Tape-Node")
 		if c.Method() == fiber.MethodOptions {
 			c.Set(fiber.HeaderAccessControlAllowMethods, "GET")
 			c.Set(fiber.HeaderAccessControlAllowHeaders, "Last-Event-ID")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -342,11 +343,7 @@ func TestLargestWatchlistStreams(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("the page of the largest watchlist: %s", res.Status)
 	}
-	m := regexp.MustCompile(`data-stream="([^"]+)"`).FindStringSubmatch(page)
-	if m == nil {
-		t.Fatal("the page has no stream URL")
-	}
-	stream := strings.ReplaceAll(m[1], "&amp;", "&")
+	stream := pageStream(t, page)
 	t.Logf("stream URL of %d bytes", len(stream))
 	res2, err := http.Get(base + stream)
 	if err != nil {
@@ -435,11 +432,11 @@ func TestWatchlistOfASymbolNotSeenYetStreamsIt(t *testing.T) {
 	f := newFake()
 	base, _ := serve(t, ui.Config{RejectUnknown: true}, f)
 	_, page := get(t, base, "/?symbols=AAPL,XLATER")
-	m := regexp.MustCompile(`data-stream="([^"]+)"`).FindStringSubmatch(page)
-	if m == nil || !strings.Contains(m[1], "XLATER") || !strings.Contains(page, `data-symbol="XLATER"`) {
-		t.Fatalf("page stream %v: want the row and the stream of XLATER", m)
+	stream := pageStream(t, page)
+	if !strings.Contains(stream, "XLATER") || !strings.Contains(page, `data-symbol="XLATER"`) {
+		t.Fatalf("page stream %s: want the row and the stream of XLATER", stream)
 	}
-	res, err := http.Get(base + strings.ReplaceAll(m[1], "&amp;", "&"))
+	res, err := http.Get(base + stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,4 +490,19 @@ func TestAClosedIdleStreamIsNoticedWithinAHeartbeat(t *testing.T) {
 	if _, m := get(t, base, "/metrics"); !strings.Contains(m, "tape_sse_streams 0") {
 		t.Fatalf("still counted:\n%s", m)
 	}
+}
+
+// pageStream returns the stream URL the page's script opens: its <main
+// data-symbols>, each symbol escaped as encodeURIComponent does.
+func pageStream(t *testing.T, page string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<main data-symbols="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil || m[1] == "" {
+		t.Fatal("the page names no symbols to stream")
+	}
+	var enc []string
+	for _, s := range strings.Split(html.UnescapeString(m[1]), ",") {
+		enc = append(enc, strings.ReplaceAll(url.QueryEscape(s), "+", "%20"))
+	}
+	return "/events?symbols=" + strings.Join(enc, ",")
 }

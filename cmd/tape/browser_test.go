@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -153,73 +152,7 @@ func TestBrowserDashboardAndSymbolPage(t *testing.T) {
 		return
 	}
 
-	t.Run("symbol page draws its chart and gains ticks", func(t *testing.T) {
-		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/s/"+url.PathEscape(first))); err != nil {
-			t.Fatal(err)
-		}
-		// Mark the server-rendered rows, so that a new one is known even
-		// when the table is full and drops its oldest.
-		served, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
-  const rows = document.querySelectorAll("#ticks tbody tr");
-  for (const tr of rows) tr.dataset.served = "1";
-  return rows.length;
-})()`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitLive(t, ctx, 15*time.Second)
-		var added []string
-		var inked int
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			added = nil
-			if err := chromedp.Do(ctx, evalInto(`Array.from(document.querySelectorAll("#ticks tbody tr:not([data-served])"),
-  (tr) => Array.from(tr.children, (td) => td.textContent.trim()).join("|"))`, &added)); err != nil {
-				t.Fatal(err)
-			}
-			inked, err = chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
-  const c = document.getElementById("chart");
-  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-  let n = 0;
-  for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
-  return n;
-})()`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			// A line across the 900 px chart inks well over 500 pixels.
-			if len(added) > 0 && inked > 500 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("after 20s: %d new rows in #ticks (%d served), %d inked chart pixels", len(added), served, inked)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		t.Logf("%s: %d served ticks, %d new, %d inked chart pixels", first, served, len(added), inked)
-		for _, row := range added {
-			cells := strings.Split(row, "|")
-			if len(cells) != 5 {
-				t.Errorf("tick row %q: want 5 cells", row)
-				continue
-			}
-			for _, v := range cells[1:4] {
-				if v != noPrice && !displayedPrice.MatchString(v) {
-					t.Errorf("tick row %q: %q is not a decimal price", row, v)
-				}
-			}
-		}
-		for _, f := range []string{"bid", "ask", "last"} {
-			v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`.stats [data-field="`+f+`"], h1 [data-field="`+f+`"]`)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v = strings.TrimSpace(v); !displayedPrice.MatchString(v) {
-				t.Errorf("symbol page %s %q is not a decimal price", f, v)
-			}
-		}
-		checkNoCSPViolations(t, ctx)
-	})
+	// The symbol page (chart, bars, time and sales) is TestBrowserMarketPages'.
 
 	// Every message of every page above, including the page that is open
 	// now, has reached the console listener by the time an evaluation
@@ -238,7 +171,7 @@ func TestBrowserDashboardAndSymbolPage(t *testing.T) {
 
 // chromiumPath finds the browser: missing in CI is a failure (make
 // test-deps installs it), elsewhere a skip.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -256,7 +189,7 @@ func chromiumPath(t *testing.T) string {
 // test, and returns a tab's context and the console messages seen so far
 // (console calls, uncaught exceptions and browser log entries such as
 // failed loads and CSP violations).
-func newBrowser(t *testing.T, path string) (context.Context, func() []chromedp.ConsoleMessage) {
+func newBrowser(t testing.TB, path string) (context.Context, func() []chromedp.ConsoleMessage) {
 	t.Helper()
 	profile := t.TempDir() // removed after the browser below has exited
 	var out syncBuffer
@@ -334,7 +267,8 @@ func waitLive(t *testing.T, ctx context.Context, timeout time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("#status is %q after %s, want live", class, timeout)
+			detail, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({state: window.tape && window.tape.state, mode: window.tape && window.tape.mode, visible: document.visibilityState, title: document.getElementById("status").title})`))
+			t.Fatalf("#status is %q after %s, want live (%s)", class, timeout, detail)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -47,7 +47,7 @@ func (c *nodeConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.perIP, "max-streams-per-ip", ui.DefaultMaxStreamsPerIP, "most SSE streams of one client address (then 429)")
 	fs.Float64Var(&c.opens, "stream-opens-per-ip", ui.DefaultStreamOpensPerSecond, "streams one client address may open a second once it has opened --max-streams-per-ip (then 429)")
 	fs.BoolVar(&c.unknown, "reject-unknown", true, "answer 400 from /api/quotes for symbols this node has never seen (streams accept them and wait)")
-	fs.StringVar(&c.cors, "cors-origins", "", "origins allowed to read /events and /api/quotes cross-site, comma-separated (default none)")
+	fs.StringVar(&c.cors, "cors-origins", "", "origins allowed to read /events and /api/quotes cross-site, comma-separated, or * for any: pages fail over to another node only where it allows their origin (default none)")
 	fs.StringVar(&c.proxies, "trusted-proxies", "", "load balancer addresses or CIDRs whose X-Forwarded-For names the client, comma-separated")
 	fs.DurationVar(&c.hub.HistoryAge, "history", stream.DefaultHistoryAge, "how far back a reconnecting client can resume exactly")
 	fs.IntVar(&c.hub.HistorySize, "history-size", stream.DefaultHistorySize, "most events kept for resuming")
