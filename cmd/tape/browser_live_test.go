@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -801,14 +803,21 @@ func newFrontNode(t *testing.T, upstream string) *frontNode {
 			fmt.Fprintf(w, "event: nodes\ndata: {\"nodes\":%s}\n\n", nodes)
 		}
 		w.(http.Flusher).Flush()
-		buf := make([]byte, 32<<10)
+		// The node's own nodes events name the real nodes: this front
+		// stands for them, so they are left out (it sends its own list).
+		br := bufio.NewReader(res.Body)
+		var block []byte
 		for {
-			n, err := res.Body.Read(buf)
-			if n > 0 {
-				if _, werr := w.Write(buf[:n]); werr != nil {
-					return
+			line, err := br.ReadBytes('\n')
+			block = append(block, line...)
+			if len(bytes.TrimRight(line, "\r\n")) == 0 && len(line) > 0 {
+				if !bytes.HasPrefix(block, []byte("event: nodes\n")) && !bytes.Contains(block, []byte("\nevent: nodes\n")) {
+					if _, werr := w.Write(block); werr != nil {
+						return
+					}
+					w.(http.Flusher).Flush()
 				}
-				w.(http.Flusher).Flush()
+				block = block[:0]
 			}
 			if err != nil {
 				return
