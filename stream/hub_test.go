@@ -282,9 +282,10 @@ func TestResumeFallsBackToSnapshot(t *testing.T) {
 			}
 			defer sub.Close()
 			evs := drain(t, sub)
-			if len(evs) == 0 && tt.name == "from the future" {
-				// Maybe this node trails the client's: it waits a grace period.
-				time.Sleep(50 * time.Millisecond)
+			// Maybe this node trails the client's: it waits a grace
+			// period, then sends the snapshot.
+			for deadline := time.Now().Add(10 * time.Second); len(evs) == 0 && tt.name == "from the future" && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
 				evs = drain(t, sub)
 			}
 			if len(evs) != 1 || evs[0].Name != "snapshot" || !strings.Contains(evs[0].Data, `"reason":"`+tt.reason+`"`) {
