@@ -16,7 +16,7 @@ include scripts/kafka.mk
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/tape
+	$(GO) build -buildvcs=true -o $(BIN) ./cmd/tape
 
 run: build
 	./$(BIN) demo

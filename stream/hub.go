@@ -180,10 +180,11 @@ type Hub struct {
 
 	mu          sync.Mutex // guards every field below
 	fingerprint uint32
-	offsets     []int64 // next offset to apply, per partition
-	starts      []int64 // oldest offset whose events history still holds, per partition
-	ends        []int64 // newest log end seen, per partition
-	readyAt     []int64 // log end at start-up; ready once offsets reach it
+	offsets     []int64   // next offset to apply, per partition
+	starts      []int64   // oldest offset whose events history still holds, per partition
+	ends        []int64   // newest log end seen, per partition
+	newest      time.Time // feed time of the newest quote applied
+	readyAt     []int64   // log end at start-up; ready once offsets reach it
 	ready       bool
 	closed      bool
 	seq         uint64
@@ -329,6 +330,30 @@ func (h *Hub) stateLocked(sym tape.Symbol, now time.Time) *symbolState {
 	return st
 }
 
+// Lag returns, per partition of the quotes topic, how many records the
+// hub has yet to apply up to the newest log end it has seen; nil before
+// it knows the partitions.
+func (h *Hub) Lag() []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.offsets == nil {
+		return nil
+	}
+	lag := make([]int64, len(h.offsets))
+	for p := range lag {
+		lag[p] = max(h.ends[p]-h.offsets[p], 0)
+	}
+	return lag
+}
+
+// Newest returns the feed time of the newest quote the hub has applied
+// (zero before the first): how old the node's freshest price is.
+func (h *Hub) Newest() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.newest
+}
+
 // Offset returns the next offset the hub will apply in partition p.
 func (h *Hub) Offset(p int) int64 {
 	h.mu.Lock()
@@ -443,6 +468,9 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	}
 	live := !older(q, &st.quote)
 	if live {
+		if q.Time.After(h.newest) {
+			h.newest = q.Time
+		}
 		st.quote = *q
 		st.record(*q)
 	} else {

@@ -154,6 +154,10 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 			err = cerr
 		}
 	}
+	if err != nil && src.sent == 0 {
+		// Nothing was sent: a summary of zeros would only hide the cause.
+		return kafkaWords(err, bl)
+	}
 	wall := time.Since(began)
 	fmt.Fprintf(summary, "tape feed: %d %s messages in %s (%.0f msg/s), %s of feed time from %s",
 		src.sent, *format, wall.Round(time.Millisecond), float64(src.sent)/max(wall.Seconds(), 1e-9),
@@ -162,7 +166,7 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 		fmt.Fprintf(summary, "; %d quotes not sent (%s carries trades only)", src.skipped, *format)
 	}
 	fmt.Fprintln(summary)
-	return err
+	return kafkaWords(err, bl)
 }
 
 // feedSource turns generated events into messages as they come due.

@@ -170,6 +170,10 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 
 	sum, err := replay.Run(ctx, cfg, *file)
 	bar.clear()
+	if err != nil && sum.Messages == 0 && sum.Errors == 0 {
+		// Nothing was sent: a summary of zeros would only hide the cause.
+		return kafkaWords(err, cfg.Brokers)
+	}
 	fmt.Fprintf(env.stdout, "tape replay: %d messages in %s (%.0f msg/s); %d lost, %d left out, %d without a time or symbol\n",
 		sum.Messages, sum.Wall.Round(time.Millisecond), sum.Rate(), sum.Errors, sum.Filtered, sum.Skipped)
 	if sum.Stopped {
@@ -178,7 +182,7 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 	if err != nil && errors.Is(err, replay.ErrLost) {
 		return fmt.Errorf("replay: %d records lost (each reported above)", sum.Errors)
 	}
-	return err
+	return kafkaWords(err, cfg.Brokers)
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

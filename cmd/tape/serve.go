@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -33,6 +34,10 @@ type nodeConfig struct {
 	proxies   string
 	hub       stream.Config
 	logLevel  string
+	// adminAddr, if set, serves /metrics and (with pprof) /debug/pprof/
+	// apart from the public listener; serve registers these, demo not.
+	adminAddr string
+	pprof     bool
 }
 
 func (c *nodeConfig) register(fs *flag.FlagSet) {
@@ -63,10 +68,13 @@ func runServe(ctx context.Context, args []string, env environ) error {
 	fs.StringVar(&c.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	c.names.register(fs)
 	c.register(fs)
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics (and /debug/pprof/ with --pprof) on this address too, apart from --addr (off when empty)")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on --admin-addr")
+	logFormat := registerLogFormat(fs)
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
-	log, err := newLogger(env.stderr, c.logLevel)
+	log, err := newLoggerFormat(env.stderr, c.logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
@@ -151,11 +159,17 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		c.nodeID = host + "-" + port
 	}
+	log = log.With("node", c.nodeID)
+	if c.pprof && c.adminAddr == "" {
+		ln.Close()
+		return errors.New("--pprof needs --admin-addr: profiles are never served on the public listener")
+	}
 	hub, err := stream.NewHub(c.hub, ui.SSE{})
 	if err != nil {
 		ln.Close()
 		return flagError(err)
 	}
+	reg := newRegistry(hubCollector{hub})
 	srv, err := ui.New(ui.Config{
 		NodeID:               c.nodeID,
 		DefaultSymbols:       watch,
@@ -168,7 +182,7 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		CORSOrigins:          splitList(c.cors),
 		TrustedProxies:       splitList(c.proxies),
 		Drain:                c.drain,
-		Metrics:              func(w io.Writer) { writeHubMetrics(w, hub) },
+		Metrics:              reg,
 		Logger:               log,
 	}, hubQuotes{hub})
 	if err != nil {
@@ -176,7 +190,16 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		ln.Close()
 		return flagError(err)
 	}
-	log = log.With("node", c.nodeID)
+	reg.MustRegister(srv)
+	if c.adminAddr != "" {
+		stop, err := serveAdmin(c.adminAddr, adminMux(reg, c.pprof), env, "admin")
+		if err != nil {
+			hub.Close()
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 
 	// The consumer outlives ctx: streams kept open through the drain must
 	// go on receiving quotes, or they would show stale prices as live.
@@ -247,42 +270,6 @@ func (h hubQuotes) Subscribe(symbols []tape.Symbol, lastEventID string) (ui.Stre
 	return sub, nil
 }
 
-func writeHubMetrics(w io.Writer, h *stream.Hub) {
-	s := h.Stats()
-	for _, m := range []struct {
-		name, help string
-		v          int64
-	}{
-		{"tape_stream_events_applied_total", "Events applied from the quotes topic.", s.Applied.Load()},
-		{"tape_stream_events_invalid_total", "Records on the quotes topic that did not parse.", s.Invalid.Load()},
-		{"tape_stream_events_repeated_total", "Quotes dropped as a fold stage's repeats (a fold position already applied).", s.Repeats.Load()},
-		{"tape_stream_events_stale_total", "Quotes older than the symbol's current one, kept out of it.", s.Stale.Load()},
-		{"tape_stream_symbols_evicted_total", "Symbols forgotten (idle, or over --symbol-limit).", s.Evicted.Load()},
-		{"tape_stream_deliveries_total", "Events queued to subscribers.", s.Delivered.Load()},
-		{"tape_stream_conflated_total", "Events replaced by a newer one for a slow subscriber.", s.Conflated.Load()},
-		{"tape_stream_slow_disconnects_total", "Subscribers disconnected for stalling.", s.Slow.Load()},
-		{"tape_stream_resumes_total", "Streams resumed exactly from a Last-Event-ID.", s.Resumed.Load()},
-		{"tape_stream_snapshots_total", "Streams that began with a snapshot.", s.Snapshots.Load()},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
-	}
-	for _, m := range []struct {
-		name, help string
-		v          int64
-	}{
-		{"tape_stream_symbols", "Symbols this node keeps.", s.Symbols.Load()},
-		{"tape_stream_subscribers", "Subscribers the hub holds (each open stream is one).", s.Subscribed.Load()},
-		{"tape_stream_history_events", "Events kept for resuming streams.", s.History.Load()},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
-	}
-	stale := int64(0)
-	if _, err := h.FeedState(); err != nil {
-		stale = 1
-	}
-	fmt.Fprintf(w, "# HELP tape_stream_feed_stale 1 while the Kafka broker cannot be reached.\n# TYPE tape_stream_feed_stale gauge\ntape_stream_feed_stale %d\n", stale)
-}
-
 func splitList(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
@@ -308,10 +295,45 @@ func parseSymbols(s string) ([]tape.Symbol, error) {
 	return out, nil
 }
 
+// newLogger returns a text logger at level.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	return newLoggerFormat(w, level, "text")
+}
+
+// registerLogFormat registers --log-format.
+func registerLogFormat(fs *flag.FlagSet) *string {
+	return fs.String("log-format", "text", "log lines as text (key=value) or json (one object a line)")
+}
+
+// newLoggerFormat returns a logger at level writing text or json lines.
+// Nothing is logged per event at info: lines are per fault, per start
+// and stop, per client disconnected for a reason.
+func newLoggerFormat(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, errors.New("--log-level must be debug, info, warn or error")
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format is %q, want text or json", format)
+}
+
+// serveAdmin serves h on addr (an operator's listener: metrics, health,
+// profiles) until the returned stop is called.
+func serveAdmin(addr string, h http.Handler, env environ, name string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-addr: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	if env.ready != nil {
+		env.ready(name, ln.Addr().String())
+	}
+	return func() { srv.Close() }, nil
 }
