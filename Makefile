@@ -11,7 +11,12 @@ FUZZTIME  ?= 20000x
 
 include scripts/kafka.mk
 
-.PHONY: all build run test check generate test-deps fuzz clean
+.PHONY: all build run test check generate test-deps fuzz clean cluster cluster-down lb-deps drills
+
+# The cluster of `make cluster` (see scripts/cluster): ports from
+# CLUSTER_BASE (broker CLUSTER_BASE, load balancer CLUSTER_BASE+10).
+CLUSTER_BASE ?= 9700
+CLUSTER_SCRIPT := scripts/cluster
 
 all: build
 
@@ -62,6 +67,22 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -parallel 2 $$pkg >/tmp/tape-fuzz.log 2>&1 || { cat /tmp/tape-fuzz.log; exit 1; }; \
 	  done; \
 	done
+
+# lb-deps installs the load balancer the cluster runs behind (HAProxy,
+# from Debian's packages) when it is missing.
+lb-deps:
+	@command -v haproxy >/dev/null || { \
+	  echo "installing haproxy"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
+
+# cluster starts (or completes) a cluster on 127.0.0.1: the real broker,
+# two ingesters, three web nodes behind HAProxy, a feed. Idempotent.
+cluster: build lb-deps
+	TAPE_CLUSTER_BASE=$(CLUSTER_BASE) $(CLUSTER_SCRIPT) up
+
+# cluster-down stops it and deletes its state. Idempotent.
+cluster-down:
+	TAPE_CLUSTER_BASE=$(CLUSTER_BASE) $(CLUSTER_SCRIPT) down
 
 clean:
 	rm -rf bin
