@@ -84,5 +84,12 @@ cluster: build lb-deps
 cluster-down:
 	TAPE_CLUSTER_BASE=$(CLUSTER_BASE) $(CLUSTER_SCRIPT) down
 
+# drills runs the failure drills (cmd/tape/drill_test.go) against the
+# cluster, starting it if needed; one JSON line per drill. DRILLS picks
+# some: make drills DRILLS=kill-web-node,flood.
+DRILLS ?= all
+drills: cluster
+	TAPE_DRILLS=$(DRILLS) TAPE_CLUSTER_BASE=$(CLUSTER_BASE) $(GO) test -count=1 -timeout 60m -v -run '^TestDrills$$' ./cmd/tape
+
 clean:
 	rm -rf bin

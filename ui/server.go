@@ -124,7 +124,10 @@ type Config struct {
 	// the server's own Collector and the process's); nil serves the
 	// server's metrics only.
 	Metrics prometheus.Gatherer
-	Logger  *slog.Logger
+	// Auth, if set, requires a signed token on pages, streams and the
+	// API, and limits each to the symbols its token lists.
+	Auth   *Auth
+	Logger *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -288,10 +291,10 @@ func New(cfg Config, quotes Quotes) (*Server, error) {
 		},
 	}))
 	s.app.Use(s.guard)
-	s.app.Get("/", s.whenReady, s.dashboard)
-	s.app.Get("/s/+", s.whenReady, s.symbolPage)
-	s.app.Get("/events", s.cors, s.events)
-	s.app.Get("/api/quotes", s.cors, s.whenReady, s.apiQuotes)
+	s.app.Get("/", s.authorize, s.whenReady, s.dashboard)
+	s.app.Get("/s/+", s.authorize, s.whenReady, s.symbolPage)
+	s.app.Get("/events", s.cors, s.authorize, s.events)
+	s.app.Get("/api/quotes", s.cors, s.authorize, s.whenReady, s.apiQuotes)
 	s.app.Options("/events", s.cors)
 	s.app.Options("/api/quotes", s.cors)
 	s.app.Get("/healthz", s.healthz)
@@ -338,7 +341,11 @@ func (s *Server) guard(c *fiber.Ctx) error {
 	if len(c.Request().URI().QueryString()) > s.maxQuery {
 		return errorf(fiber.StatusRequestURITooLong, "too_long", "query string longer than %d bytes", s.maxQuery)
 	}
+	// Security headers on every answer; pages add their CSP (render).
 	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("Cross-Origin-Opener-Policy", "same-origin")
 	if s.cfg.NodeID != "" {
 		c.Set("X-Tape-Node", s.cfg.NodeID)
 	}
@@ -479,7 +486,7 @@ func (s *Server) cors(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderVary, fiber.HeaderOrigin)
 		if c.Method() == fiber.MethodOptions {
 			c.Set(fiber.HeaderAccessControlAllowMethods, "GET")
-			c.Set(fiber.HeaderAccessControlAllowHeaders, "Last-Event-ID")
+			c.Set(fiber.HeaderAccessControlAllowHeaders, "Last-Event-ID, Authorization")
 			c.Set(fiber.HeaderAccessControlMaxAge, "600")
 			return c.SendStatus(fiber.StatusNoContent)
 		}

@@ -48,8 +48,8 @@ func runIngest(ctx context.Context, args []string, env environ) error {
 	fs.DurationVar(&c.stallAfter, "stall-after", ingest.DefaultStallAfter, "a partition that cannot progress for this long makes the ingester not ready")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", ingest.DefaultCheckpointInterval, "most time between two checkpoints of a fold partition")
 	fs.IntVar(&c.checkpointEvents, "checkpoint-events", ingest.DefaultCheckpointEvents, "most events folded between two checkpoints of a fold partition")
-	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /healthz, /readyz and /metrics (and /debug/pprof/ with --pprof) on this address (off when empty)")
-	fs.BoolVar(&c.pprof, "pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on --admin-addr")
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /healthz, /readyz and /metrics (and /debug/pprof/ with --admin-pprof) on this address (off when empty)")
+	fs.BoolVar(&c.pprof, "admin-pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on --admin-addr")
 	fs.StringVar(&c.nodeID, "node-id", "", "this process's id on every log line (default host name and process id)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	logFormat := registerLogFormat(fs)
@@ -73,7 +73,7 @@ func runIngester(ctx context.Context, c ingestConfig, env environ, log *slog.Log
 		return err
 	}
 	if c.pprof && c.adminAddr == "" {
-		return errors.New("--pprof needs --admin-addr")
+		return errors.New("--admin-pprof needs --admin-addr")
 	}
 	latency := newLatencyHistogram()
 	in, err := ingest.New(ingest.Config{

@@ -27,7 +27,7 @@ func TestMetricsOfANodeAndAnIngester(t *testing.T) {
 	ing := start(t, []string{"ingest-http"}, append([]string{"ingest", "--brokers", brokers, "--group", "tape-ingest-" + id,
 		"--fold-group", "tape-fold-" + id, "--admin-addr", "127.0.0.1:0"}, tt.flags()...)...)
 	web := start(t, []string{"http", "admin"}, append([]string{"serve", "--brokers", brokers, "--addr", "127.0.0.1:0", "--node-id", id,
-		"--drain", "0s", "--reject-unknown=false", "--admin-addr", "127.0.0.1:0", "--pprof"}, tt.flags()...)...)
+		"--drain", "0s", "--reject-unknown=false", "--admin-addr", "127.0.0.1:0", "--admin-pprof"}, tt.flags()...)...)
 	base := "http://" + web.addrs["http"]
 	waitReady(t, base)
 	sse := openSSE(t, base+"/events?symbols=AAPL", "")
@@ -178,8 +178,8 @@ func TestFlagsRejectBadLogFormatAndLonePprof(t *testing.T) {
 		want string
 	}{
 		{"log format", []string{"serve", "--log-format", "xml"}, `--log-format is "xml", want text or json`},
-		{"pprof without admin", []string{"serve", "--addr", "127.0.0.1:0", "--pprof"}, "--pprof needs --admin-addr"},
-		{"ingest pprof without admin", []string{"ingest", "--pprof"}, "--pprof needs --admin-addr"},
+		{"pprof without admin", []string{"serve", "--addr", "127.0.0.1:0", "--admin-pprof"}, "--admin-pprof needs --admin-addr"},
+		{"ingest pprof without admin", []string{"ingest", "--admin-pprof"}, "--admin-pprof needs --admin-addr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out strings.Builder

@@ -38,6 +38,7 @@ type nodeConfig struct {
 	// apart from the public listener; serve registers these, demo not.
 	adminAddr string
 	pprof     bool
+	auth      authFlags
 }
 
 func (c *nodeConfig) register(fs *flag.FlagSet) {
@@ -68,8 +69,9 @@ func runServe(ctx context.Context, args []string, env environ) error {
 	fs.StringVar(&c.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	c.names.register(fs)
 	c.register(fs)
-	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics (and /debug/pprof/ with --pprof) on this address too, apart from --addr (off when empty)")
-	fs.BoolVar(&c.pprof, "pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on --admin-addr")
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics (and /debug/pprof/ with --admin-pprof) on this address too, apart from --addr (off when empty)")
+	fs.BoolVar(&c.pprof, "admin-pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on --admin-addr")
+	c.auth.register(fs)
 	logFormat := registerLogFormat(fs)
 	if err := parse(fs, args, env); err != nil {
 		return err
@@ -162,7 +164,12 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 	log = log.With("node", c.nodeID)
 	if c.pprof && c.adminAddr == "" {
 		ln.Close()
-		return errors.New("--pprof needs --admin-addr: profiles are never served on the public listener")
+		return errors.New("--admin-pprof needs --admin-addr: profiles are never served on the public listener")
+	}
+	auth, err := c.auth.build(ctx)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	hub, err := stream.NewHub(c.hub, ui.SSE{})
 	if err != nil {
@@ -183,6 +190,7 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		TrustedProxies:       splitList(c.proxies),
 		Drain:                c.drain,
 		Metrics:              reg,
+		Auth:                 auth,
 		Logger:               log,
 	}, hubQuotes{hub})
 	if err != nil {
