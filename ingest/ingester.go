@@ -233,8 +233,8 @@ func (in *Ingester) Run(ctx context.Context) error {
 
 	sk := newSink(cfg.Brokers, transport, cfg.MaxRequestBytes, &in.retries)
 	errs := make(chan error, 2)
-	wg.Go(func() { errs <- in.normalise(ctx, sk, meta, parts) })
-	wg.Go(func() { errs <- in.fold(ctx, sk, meta, parts) })
+	wg.Go(func() { errs <- in.restarting(ctx, "normaliser", func() error { return in.normalise(ctx, sk, meta, parts) }) })
+	wg.Go(func() { errs <- in.restarting(ctx, "fold", func() error { return in.fold(ctx, sk, meta, parts) }) })
 	wg.Go(func() { in.watchLayout(ctx, meta, parts) })
 	err = <-errs
 	cancel()
@@ -245,6 +245,31 @@ func (in *Ingester) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// restartMax bounds the wait before a stage that stopped on an error
+// (its broker went away: a fetch or a group join failed) starts again.
+const restartMax = 10 * time.Second
+
+// restarting runs stage until ctx ends, starting it again after an
+// error, so that a broker outage never ends the process: nothing is lost,
+// since a stage commits only what it has written, and the health watch
+// reports the outage meanwhile.
+func (in *Ingester) restarting(ctx context.Context, name string, stage func() error) error {
+	wait := 500 * time.Millisecond
+	for {
+		err := stage()
+		if ctx.Err() != nil || err == nil {
+			return nil
+		}
+		in.cfg.Logger.Warn("ingest: stage stopped; starting it again", "stage", name, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, restartMax)
+	}
 }
 
 // layoutEvery is how often a running ingester checks that the partition
