@@ -11,7 +11,7 @@ FUZZTIME  ?= 20000x
 
 include scripts/kafka.mk
 
-.PHONY: all build run test check generate test-deps fuzz clean cluster cluster-down lb-deps drills
+.PHONY: all build run test check generate test-deps fuzz clean cluster cluster-down lb-deps drills drills-short
 
 # The cluster of `make cluster` (see scripts/cluster): ports from
 # CLUSTER_BASE (broker CLUSTER_BASE, load balancer CLUSTER_BASE+10).
@@ -57,7 +57,8 @@ test: check test-deps
 	  export TAPE_TEST_BROKERS=127.0.0.1:$(TEST_KAFKA_PORT); \
 	fi; \
 	$(GO) test -race -count=1 -timeout 20m ./...; \
-	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory fuzz; \
+	$(MAKE) --no-print-directory drills-short
 
 # fuzz runs every fuzz target briefly from its committed corpus.
 fuzz:
@@ -90,6 +91,18 @@ cluster-down:
 DRILLS ?= all
 drills: cluster
 	TAPE_DRILLS=$(DRILLS) TAPE_CLUSTER_BASE=$(CLUSTER_BASE) $(GO) test -count=1 -timeout 60m -v -run '^TestDrills$$' ./cmd/tape
+
+# drills-short runs the shorter drills on a cluster of its own, then
+# stops it: part of make test.
+DRILLS_SHORT ?= kill-web-node,kill-ingester,broker-outage
+SHORT_CLUSTER_BASE ?= 9800
+drills-short: build lb-deps
+	@set -e; \
+	trap 'TAPE_CLUSTER_BASE=$(SHORT_CLUSTER_BASE) $(CLUSTER_SCRIPT) down >/dev/null' EXIT; \
+	TAPE_CLUSTER_BASE=$(SHORT_CLUSTER_BASE) $(CLUSTER_SCRIPT) up; \
+	status=0; TAPE_DRILLS=$(DRILLS_SHORT) TAPE_DRILL_SHORT=1 TAPE_CLUSTER_BASE=$(SHORT_CLUSTER_BASE) \
+	  $(GO) test -count=1 -timeout 15m -v -run '^TestDrills$$' ./cmd/tape >/tmp/tape-drills.log 2>&1 || status=$$?; \
+	grep -E '^\{|^ *--- |^(ok|FAIL)|drill_test.go' /tmp/tape-drills.log; exit $$status
 
 clean:
 	rm -rf bin

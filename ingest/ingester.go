@@ -233,7 +233,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 
 	sk := newSink(cfg.Brokers, transport, cfg.MaxRequestBytes, &in.retries)
 	errs := make(chan error, 2)
-	wg.Go(func() { errs <- in.restarting(ctx, "normaliser", func() error { return in.normalise(ctx, sk, meta, parts) }) })
+	wg.Go(func() {
+		errs <- in.restarting(ctx, "normaliser", func() error { return in.normalise(ctx, sk, meta, parts) })
+	})
 	wg.Go(func() { errs <- in.restarting(ctx, "fold", func() error { return in.fold(ctx, sk, meta, parts) }) })
 	wg.Go(func() { in.watchLayout(ctx, meta, parts) })
 	err = <-errs
