@@ -480,9 +480,9 @@ func volumeExact(ref *reference) int {
 
 // rawOriginsMissing returns how many raw messages produced in [from, to)
 // per partition never reached the quotes topic (by origin), leaving out
-// trades that repeat one that did (same id, price, size and conditions:
-// a producer's retry, or a restarted feed; the fold drops a repeat by
-// design); those it returns second.
+// trades whose exchange and id an earlier trade that did already had (a
+// producer's retry, or a restarted feed: the fold takes them as repeats
+// or corrections by design); those it returns second.
 func rawOriginsMissing(t *testing.T, e *drillEnv, from, to []int64) (missing, repeats int) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
@@ -509,9 +509,9 @@ func rawOriginsMissing(t *testing.T, e *drillEnv, from, to []int64) (missing, re
 		last = len(absent)
 		settled := stable >= 3 || time.Now().After(deadline)
 		if settled {
-			// A trade with the id, price, size and conditions of one that
-			// reached quotes is a repeat by the fold's rule (a restarted
-			// synthetic feed resends its seed's trades with new times).
+			// A trade with the exchange and id of one that reached quotes
+			// is, by the fold's rule, a repeat or correction of it (a
+			// restarted synthetic feed numbers its trades from 1 again).
 			absentSet := map[string]bool{}
 			for _, o := range absent {
 				absentSet[o] = true
@@ -540,18 +540,18 @@ func rawOriginsMissing(t *testing.T, e *drillEnv, from, to []int64) (missing, re
 	}
 }
 
-// tradeKey is what the fold recognises a repeated polygon trade by:
-// symbol, id, price, size and conditions ("" for anything else).
+// tradeKey is what the fold identifies a polygon trade by: symbol,
+// exchange and trade id ("" for anything else). A later trade with the
+// same key is a repeat or a correction of the first, never a new trade.
 func tradeKey(raw []byte) string {
 	var m struct {
 		Ev, Sym, I string
-		P, S       json.Number
-		C          []int
+		X          int
 	}
 	if json.Unmarshal(raw, &m) != nil || m.Ev != "T" {
 		return ""
 	}
-	return fmt.Sprint(m.Sym, "|", m.I, "|", m.P, "|", m.S, "|", m.C)
+	return fmt.Sprint(m.Sym, "|", m.X, "|", m.I)
 }
 
 // rawEnds returns the log end of every partition of the raw topic.
