@@ -154,9 +154,10 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 			err = cerr
 		}
 	}
-	if err != nil && src.sent == 0 {
-		// Nothing was sent: a summary of zeros would only hide the cause.
-		return kafkaWords(err, bl)
+	if words := kafkaWords(err, bl); words != err && src.sent == 0 {
+		// Nothing reached the broker: a summary of zeros would only hide
+		// the cause.
+		return words
 	}
 	wall := time.Since(began)
 	fmt.Fprintf(summary, "tape feed: %d %s messages in %s (%.0f msg/s), %s of feed time from %s",

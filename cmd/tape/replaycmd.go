@@ -170,9 +170,10 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 
 	sum, err := replay.Run(ctx, cfg, *file)
 	bar.clear()
-	if err != nil && sum.Messages == 0 && sum.Errors == 0 {
-		// Nothing was sent: a summary of zeros would only hide the cause.
-		return kafkaWords(err, cfg.Brokers)
+	if words := kafkaWords(err, cfg.Brokers); words != err && sum.Messages == 0 && sum.Errors == 0 {
+		// Nothing reached the broker: a summary of zeros would only hide
+		// the cause. (A bad file still gets its summary.)
+		return words
 	}
 	fmt.Fprintf(env.stdout, "tape replay: %d messages in %s (%.0f msg/s); %d lost, %d left out, %d without a time or symbol\n",
 		sum.Messages, sum.Wall.Round(time.Millisecond), sum.Rate(), sum.Errors, sum.Filtered, sum.Skipped)
