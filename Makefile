@@ -11,12 +11,17 @@ FUZZTIME  ?= 20000x
 
 include scripts/kafka.mk
 
-.PHONY: all build run test check generate test-deps fuzz clean vendor
+.PHONY: all build run test check generate test-deps fuzz clean vendor cluster cluster-down lb-deps drills drills-short
+
+# The cluster of `make cluster` (see scripts/cluster): ports from
+# CLUSTER_BASE (broker CLUSTER_BASE, load balancer CLUSTER_BASE+10).
+CLUSTER_BASE ?= 9700
+CLUSTER_SCRIPT := scripts/cluster
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/tape
+	$(GO) build -buildvcs=true -o $(BIN) ./cmd/tape
 
 run: build
 	./$(BIN) demo
@@ -52,7 +57,8 @@ test: check test-deps
 	  export TAPE_TEST_BROKERS=127.0.0.1:$(TEST_KAFKA_PORT); \
 	fi; \
 	$(GO) test -race -count=1 -timeout 20m ./...; \
-	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory fuzz; \
+	$(MAKE) --no-print-directory drills-short
 
 # fuzz runs every fuzz target briefly from its committed corpus.
 fuzz:
@@ -81,6 +87,41 @@ vendor:
 	  '' \
 	  'Bundled in the standalone build: fancy-canvas $(shell node -p 'require("./web/node_modules/fancy-canvas/package.json").version' 2>/dev/null),' \
 	  'MIT licence, TradingView, Inc. (https://github.com/tradingview/fancy-canvas).' > $(VENDOR)/NOTICE.txt
+
+# lb-deps installs the load balancer the cluster runs behind (HAProxy,
+# from Debian's packages) when it is missing.
+lb-deps:
+	@command -v haproxy >/dev/null || { \
+	  echo "installing haproxy"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
+
+# cluster starts (or completes) a cluster on 127.0.0.1: the real broker,
+# two ingesters, three web nodes behind HAProxy, a feed. Idempotent.
+cluster: build lb-deps
+	TAPE_CLUSTER_BASE=$(CLUSTER_BASE) $(CLUSTER_SCRIPT) up
+
+# cluster-down stops it and deletes its state. Idempotent.
+cluster-down:
+	TAPE_CLUSTER_BASE=$(CLUSTER_BASE) $(CLUSTER_SCRIPT) down
+
+# drills runs the failure drills (cmd/tape/drill_test.go) against the
+# cluster, starting it if needed; one JSON line per drill. DRILLS picks
+# some: make drills DRILLS=kill-web-node,flood.
+DRILLS ?= all
+drills: cluster
+	TAPE_DRILLS=$(DRILLS) TAPE_CLUSTER_BASE=$(CLUSTER_BASE) $(GO) test -count=1 -timeout 60m -v -run '^TestDrills$$' ./cmd/tape
+
+# drills-short runs the shorter drills on a cluster of its own, then
+# stops it: part of make test.
+DRILLS_SHORT ?= kill-web-node,kill-ingester,broker-outage
+SHORT_CLUSTER_BASE ?= 9800
+drills-short: build lb-deps
+	@set -e; \
+	trap 'TAPE_CLUSTER_BASE=$(SHORT_CLUSTER_BASE) $(CLUSTER_SCRIPT) down >/dev/null' EXIT; \
+	TAPE_CLUSTER_BASE=$(SHORT_CLUSTER_BASE) $(CLUSTER_SCRIPT) up; \
+	status=0; TAPE_DRILLS=$(DRILLS_SHORT) TAPE_DRILL_SHORT=1 TAPE_CLUSTER_BASE=$(SHORT_CLUSTER_BASE) \
+	  $(GO) test -count=1 -timeout 15m -v -run '^TestDrills$$' ./cmd/tape >/tmp/tape-drills.log 2>&1 || status=$$?; \
+	grep -E '^\{|^ *--- |^(ok|FAIL)|drill_test.go' /tmp/tape-drills.log; exit $$status
 
 clean:
 	rm -rf bin

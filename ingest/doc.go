@@ -7,8 +7,8 @@
 //
 // Formats (Lookup, Sniff) are safe for concurrent use and do not allocate
 // on the hot path. NewDeadLetter is pure. An Ingester's Run runs the
-// normaliser loop and one goroutine per owned fold partition; Stats,
-// Faults and WriteMetrics may be called from any goroutine. Delivery is
+// normaliser loop and one goroutine per owned fold partition; Stats
+// and Faults may be called from any goroutine. Delivery is
 // at least once and exactly once in effect: a raw offset is committed only
 // after everything produced from it is acknowledged, a fold checkpoints
 // only what is acknowledged, and repeats carry the same origin ids and

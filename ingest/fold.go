@@ -83,6 +83,7 @@ type foldPartition struct {
 
 	state map[tape.Symbol]*symState
 	dirty map[tape.Symbol]bool // changed since the last checkpoint
+	times []time.Time          // feed times of the batch's quotes, for Config.Latency
 	// next is the offset after the last event folded; marked is the
 	// offset the last marker written says the checkpoints are complete to.
 	next, marked int64
@@ -202,6 +203,7 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 	in, cfg := fp.in, fp.in.cfg
 	out := make([]record, 0, len(batch))
 	var bad []record
+	fp.times = fp.times[:0]
 	dlq := in.dlqPartitions(ctx, fp.meta)
 	for i, m := range batch {
 		fp.next = m.Offset + 1
@@ -229,6 +231,9 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 		fp.sinceFlush++
 		in.folded.Add(1)
 		q := st.f.Quote()
+		if cfg.Latency != nil {
+			fp.times = append(fp.times, q.Time)
+		}
 		out = append(out, record{
 			topic: cfg.QuotesTopic, partition: fp.p, key: []byte(ev.Symbol),
 			value: q.AppendJSON(make([]byte, 0, 320)),
@@ -251,6 +256,13 @@ func (fp *foldPartition) foldBatch(ctx context.Context, batch []kafka.Message) e
 		}
 	}
 	in.quotes.Add(int64(produced))
+	if cfg.Latency != nil {
+		// Refused quotes (rare: dead-lettered) are observed too.
+		now := time.Now()
+		for _, t := range fp.times {
+			cfg.Latency.Observe(now.Sub(t).Seconds())
+		}
+	}
 	if len(refused) > 0 {
 		if err := in.deadLetterRefused(ctx, fp.sk, fp.meta, batch, refused); err != nil {
 			return err

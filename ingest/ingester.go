@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,7 +80,11 @@ type Config struct {
 	// CheckpointInterval and CheckpointEvents: see DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
 	CheckpointEvents   int
-	Logger             *slog.Logger
+	// Latency, if set, observes for every quote the broker acknowledged
+	// the seconds from its feed time to that acknowledgement (a
+	// prometheus.Histogram fits). Replays of old sessions observe their age.
+	Latency interface{ Observe(seconds float64) }
+	Logger  *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -173,10 +175,16 @@ type Ingester struct {
 	raw, events, batches, retries                  atomic.Int64
 	folded, repeats, quotes, checkpoints, restores atomic.Int64
 	owned, invalid                                 atomic.Int64
-	mu                                             sync.Mutex // guards rejected and refused
+	mu                                             sync.Mutex // guards rejected, rejects, accepted and refused
 	rejected                                       map[string]int64
+	rejects                                        map[FormatReason]int64
+	accepted                                       map[string]int64 // events normalised, by format
 	refused                                        map[string]int64 // records refused for good, by topic
 }
+
+// FormatReason is a format's name (or "unknown") and a reason code: the
+// key of rejections counted per format.
+type FormatReason struct{ Format, Reason string }
 
 // New returns an ingester for cfg.
 func New(cfg Config) (*Ingester, error) {
@@ -188,6 +196,8 @@ func New(cfg Config) (*Ingester, error) {
 		cfg:      cfg,
 		health:   newHealth(cfg.Logger),
 		rejected: make(map[string]int64),
+		rejects:  make(map[FormatReason]int64),
+		accepted: make(map[string]int64),
 		refused:  make(map[string]int64),
 	}
 	in.health.raiseLogged("starting", FaultStarting, "starting: waiting for the topics", 0, false)
@@ -223,8 +233,10 @@ func (in *Ingester) Run(ctx context.Context) error {
 
 	sk := newSink(cfg.Brokers, transport, cfg.MaxRequestBytes, &in.retries)
 	errs := make(chan error, 2)
-	wg.Go(func() { errs <- in.normalise(ctx, sk, meta, parts) })
-	wg.Go(func() { errs <- in.fold(ctx, sk, meta, parts) })
+	wg.Go(func() {
+		errs <- in.restarting(ctx, "normaliser", func() error { return in.normalise(ctx, sk, meta, parts) })
+	})
+	wg.Go(func() { errs <- in.restarting(ctx, "fold", func() error { return in.fold(ctx, sk, meta, parts) }) })
 	wg.Go(func() { in.watchLayout(ctx, meta, parts) })
 	err = <-errs
 	cancel()
@@ -235,6 +247,31 @@ func (in *Ingester) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// restartMax bounds the wait before a stage that stopped on an error
+// (its broker went away: a fetch or a group join failed) starts again.
+const restartMax = 10 * time.Second
+
+// restarting runs stage until ctx ends, starting it again after an
+// error, so that a broker outage never ends the process: nothing is lost,
+// since a stage commits only what it has written, and the health watch
+// reports the outage meanwhile.
+func (in *Ingester) restarting(ctx context.Context, name string, stage func() error) error {
+	wait := 500 * time.Millisecond
+	for {
+		err := stage()
+		if ctx.Err() != nil || err == nil {
+			return nil
+		}
+		in.cfg.Logger.Warn("ingest: stage stopped; starting it again", "stage", name, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, restartMax)
+	}
 }
 
 // layoutEvery is how often a running ingester checks that the partition
@@ -511,6 +548,16 @@ func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kaf
 	var out []record
 	var events []tape.Event
 	var rejects []Reject
+	// Events accepted per format, counted here and added once per batch:
+	// a batch rarely holds more than one format.
+	var accepted []formatCount
+	defer func() {
+		in.mu.Lock()
+		for _, a := range accepted {
+			in.accepted[a.name] += a.n
+		}
+		in.mu.Unlock()
+	}()
 	for i, m := range batch {
 		in.raw.Add(1)
 		name := header(m, tape.HeaderFormat)
@@ -524,6 +571,15 @@ func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kaf
 			continue
 		}
 		events, rejects = f.Normalize(events[:0], m.Value)
+		if len(accepted) == 0 || accepted[len(accepted)-1].name != name {
+			k := slices.IndexFunc(accepted, func(a formatCount) bool { return a.name == name })
+			if k < 0 {
+				accepted = append(accepted, formatCount{name: name})
+				k = len(accepted) - 1
+			}
+			accepted[k], accepted[len(accepted)-1] = accepted[len(accepted)-1], accepted[k]
+		}
+		acc := &accepted[len(accepted)-1]
 		for j := range events {
 			ev := &events[j]
 			if err := in.checkTime(ev.Time, now); err != nil {
@@ -532,6 +588,7 @@ func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kaf
 			}
 			ev.Origin = string(tape.AppendOrigin(nil, m.Topic, m.Partition, m.Offset, j))
 			in.events.Add(1)
+			acc.n++
 			out = append(out, record{
 				topic: cfg.EventsTopic, partition: crc32Partition([]byte(ev.Symbol), eventParts),
 				key: []byte(ev.Symbol), value: ev.AppendJSON(nil), src: i, elem: j,
@@ -550,9 +607,15 @@ func (in *Ingester) process(ctx context.Context, meta *kafka.Client, batch []kaf
 // there (dlq says how many partitions it has), the dead letter is reported
 // as refused instead.
 func (in *Ingester) appendDeadLetter(dlq func() (int, error), out []record, m kafka.Message, src int, format string, rejects []Reject) []record {
+	label := format
+	if _, ok := Lookup(format); !ok {
+		label = "unknown" // a header's value: never a label of its own
+	}
 	in.mu.Lock()
 	for _, rj := range rejects {
-		in.rejected[tape.ErrorCode(rj.Err)]++
+		code := tape.ErrorCode(rj.Err)
+		in.rejected[code]++
+		in.rejects[FormatReason{label, code}]++
 	}
 	in.mu.Unlock()
 	dl := NewDeadLetter(Position{m.Topic, m.Partition, m.Offset}, m.Key, m.Value, format, rejects, in.cfg.DLQMaxBytes)
@@ -672,6 +735,10 @@ type Stats struct {
 	// Raw messages read, events normalised, batches done, produce
 	// attempts retried.
 	Raw, Events, Batches, Retries int64
+	// Accepted counts events normalised, by format.
+	Accepted map[string]int64
+	// Rejects counts rejected parts of raw messages by format and reason.
+	Rejects map[FormatReason]int64
 	// Rejected counts rejected parts of raw messages by reason code.
 	Rejected map[string]int64
 	// Refused counts records the broker refused for good, by topic.
@@ -693,49 +760,15 @@ func (in *Ingester) Stats() Stats {
 	return Stats{
 		Raw: in.raw.Load(), Events: in.events.Load(), Batches: in.batches.Load(), Retries: in.retries.Load(),
 		Rejected: maps.Clone(in.rejected), Refused: maps.Clone(in.refused),
+		Accepted: maps.Clone(in.accepted), Rejects: maps.Clone(in.rejects),
 		Folded: in.folded.Load(), Repeats: in.repeats.Load(), Quotes: in.quotes.Load(),
 		Checkpoints: in.checkpoints.Load(), Restores: in.restores.Load(), Invalid: in.invalid.Load(),
 		Owned: in.owned.Load(), Faults: in.health.counted(),
 	}
 }
 
-// WriteMetrics writes the ingester's counters in the Prometheus text format.
-func (in *Ingester) WriteMetrics(w io.Writer) {
-	s := in.Stats()
-	ready := 0
-	if len(in.Faults()) == 0 {
-		ready = 1
-	}
-	for _, m := range []struct {
-		name, typ, help string
-		v               int64
-	}{
-		{"tape_ingest_ready", "gauge", "1 when the ingester has no fault (see /readyz).", int64(ready)},
-		{"tape_ingest_raw_total", "counter", "Raw feed messages consumed.", s.Raw},
-		{"tape_ingest_events_total", "counter", "Normalised events produced to the events topic.", s.Events},
-		{"tape_ingest_produce_retries_total", "counter", "Produce attempts that failed for a retriable reason and were retried.", s.Retries},
-		{"tape_fold_events_total", "counter", "Events folded.", s.Folded},
-		{"tape_fold_repeats_total", "counter", "Events the fold dropped as repeats.", s.Repeats},
-		{"tape_fold_quotes_total", "counter", "Folded quotes produced.", s.Quotes},
-		{"tape_fold_checkpoints_total", "counter", "Checkpoints (changed symbols and the marker) written.", s.Checkpoints},
-		{"tape_fold_restores_total", "counter", "Partitions whose fold state was restored from the latest topic.", s.Restores},
-		{"tape_fold_invalid_total", "counter", "Records of the events topic that did not parse.", s.Invalid},
-		{"tape_fold_partitions", "gauge", "Partitions of the events topic this ingester folds.", s.Owned},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", m.name, m.help, m.name, m.typ, m.name, m.v)
-	}
-	labelled := func(name, help, label string, vals map[string]int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
-		keys := make([]string, 0, len(vals))
-		for k := range vals {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "%s{%s=%q} %d\n", name, label, k, vals[k])
-		}
-	}
-	labelled("tape_ingest_rejected_total", "Rejected parts of raw messages (dead-lettered), by reason.", "reason", s.Rejected)
-	labelled("tape_ingest_refused_total", "Records the broker refused for good, by topic.", "topic", s.Refused)
-	labelled("tape_ingest_faults_total", "Faults begun (each made the ingester not ready), by kind.", "kind", s.Faults)
+// formatCount is a count of events of one format within a batch.
+type formatCount struct {
+	name string
+	n    int64
 }

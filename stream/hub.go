@@ -384,6 +384,22 @@ func (h *Hub) stateLocked(sym tape.Symbol, now time.Time) *symbolState {
 	return st
 }
 
+// Lag returns, per partition of the quotes topic, how many records the
+// hub has yet to apply up to the newest log end it has seen; nil before
+// it knows the partitions.
+func (h *Hub) Lag() []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.offsets == nil {
+		return nil
+	}
+	lag := make([]int64, len(h.offsets))
+	for p := range lag {
+		lag[p] = max(h.ends[p]-h.offsets[p], 0)
+	}
+	return lag
+}
+
 // Offset returns the next offset the hub will apply in partition p.
 func (h *Hub) Offset(p int) int64 {
 	h.mu.Lock()

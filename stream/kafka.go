@@ -104,7 +104,7 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 	log := cfg.Logger
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
 
-	parts, clusterID, err := waitTopic(ctx, client, cfg.Topic, log)
+	parts, clusterID, err := waitTopic(ctx, client, cfg.Topic, log, h.SetFeedError)
 	if err != nil {
 		return err
 	}
@@ -409,17 +409,25 @@ func (h *Hub) followOnce(ctx context.Context, cfg KafkaConfig, p int) error {
 const maxApplyBatch = 16
 
 // waitTopic waits until topic exists and returns its partition count and
-// the cluster id. A node may start before `tape topics` has run.
-func waitTopic(ctx context.Context, client *kafka.Client, topic string, log *slog.Logger) (int, string, error) {
+// the cluster id. A node may start before `tape topics` has run. While
+// the broker does not answer, setFeed is given ErrBrokerUnreachable (so
+// readiness says so, not "catching up"), and nil once it answers.
+func waitTopic(ctx context.Context, client *kafka.Client, topic string, log *slog.Logger, setFeed func(error)) (int, string, error) {
 	for attempt := 0; ; attempt++ {
 		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		switch {
+		case err == nil:
+			setFeed(nil)
+		case ctx.Err() == nil:
+			setFeed(fmt.Errorf("%w: %v", ErrBrokerUnreachable, err))
+		}
 		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) > 0 {
 			return len(meta.Topics[0].Partitions), meta.ClusterID, nil
 		}
 		if attempt%10 == 0 {
 			switch {
 			case err != nil && ctx.Err() == nil:
-				log.Warn("stream: Kafka broker unreachable; retrying", "err", err)
+				log.Warn("stream: Kafka broker unreachable; retrying", "brokers", client.Addr.String(), "err", err)
 			case err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error != nil:
 				log.Warn("stream: waiting for the topic to be created (tape topics)", "topic", topic, "err", meta.Topics[0].Error)
 			case err == nil:
@@ -508,7 +516,7 @@ func LoadLatest(ctx context.Context, brokers []string, topic string, maxWait tim
 		maxWait = DefaultMaxWait
 	}
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
-	parts, _, err := waitTopic(ctx, client, topic, slog.New(slog.DiscardHandler))
+	parts, _, err := waitTopic(ctx, client, topic, slog.New(slog.DiscardHandler), func(error) {})
 	if err != nil {
 		return nil, err
 	}

@@ -137,15 +137,3 @@ func (h *Hub) Search(prefix string, n int) []tape.Symbol {
 	}
 	return out
 }
-
-// Lag returns how many records of the quotes topic this node has yet to
-// apply, by the newest log ends it has seen.
-func (h *Hub) Lag() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var n int64
-	for p, end := range h.ends {
-		n += max(end-h.offsets[p], 0)
-	}
-	return n
-}

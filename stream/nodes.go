@@ -181,7 +181,7 @@ func Publish(ctx context.Context, cfg NodesConfig, state func() tape.Heartbeat) 
 func (n *Nodes) Follow(ctx context.Context, cfg NodesConfig) {
 	cfg = cfg.withDefaults()
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
-	parts, _, err := waitTopic(ctx, client, cfg.Topic, cfg.Logger)
+	parts, _, err := waitTopic(ctx, client, cfg.Topic, cfg.Logger, func(error) {})
 	if err != nil {
 		return
 	}

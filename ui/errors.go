@@ -69,11 +69,7 @@ func (s *Server) asHTTPError(path string, err error) *httpError {
 		s.cfg.Logger.Error("ui: handler error", "path", path, "err", err)
 		he = errorf(fiber.StatusInternalServerError, "internal", "internal error")
 	}
-	if he.Status >= 500 {
-		s.errors5.Add(1)
-	} else {
-		s.errors4.Add(1)
-	}
+	s.countRejected(he)
 	return he
 }
 

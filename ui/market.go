@@ -88,14 +88,14 @@ func (s *Server) withMarket(c *fiber.Ctx) error {
 
 // routeMarket adds the market routes of market.go.
 func (s *Server) routeMarket() {
-	s.app.Get("/s/+", s.whenReady, s.symbolPage)
-	s.app.Get("/movers", s.whenReady, s.withMarket, s.moversPage)
-	s.app.Get("/cluster", s.withMarket, s.clusterPage)
-	s.app.Get("/api/bars", s.cors, s.whenReady, s.withMarket, s.apiBars)
-	s.app.Get("/api/trades", s.cors, s.whenReady, s.withMarket, s.apiTrades)
-	s.app.Get("/api/movers", s.cors, s.whenReady, s.withMarket, s.apiMovers)
-	s.app.Get("/api/symbols", s.cors, s.whenReady, s.withMarket, s.apiSymbols)
-	s.app.Get("/api/cluster", s.cors, s.withMarket, s.apiCluster)
+	s.app.Get("/s/+", s.authorize, s.whenReady, s.symbolPage)
+	s.app.Get("/movers", s.authorize, s.whenReady, s.withMarket, s.moversPage)
+	s.app.Get("/cluster", s.authorize, s.withMarket, s.clusterPage)
+	s.app.Get("/api/bars", s.cors, s.authorize, s.whenReady, s.withMarket, s.apiBars)
+	s.app.Get("/api/trades", s.cors, s.authorize, s.whenReady, s.withMarket, s.apiTrades)
+	s.app.Get("/api/movers", s.cors, s.authorize, s.whenReady, s.withMarket, s.apiMovers)
+	s.app.Get("/api/symbols", s.cors, s.authorize, s.whenReady, s.withMarket, s.apiSymbols)
+	s.app.Get("/api/cluster", s.cors, s.authorize, s.withMarket, s.apiCluster)
 	s.app.Get("/static/vendor/:name", s.vendorStatic)
 }
 

@@ -51,7 +51,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 func render(c *fiber.Ctx, page templ.Component) error {
 	c.Set("Content-Type", "text/html; charset=utf-8")
 	c.Set("Cache-Control", "no-store")
-	c.Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:")
+	c.Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 	return page.Render(c.Context(), c.Response().BodyWriter())
 }
 

@@ -133,7 +133,7 @@ func (w *poolWorker) serveSafely(c *sseConn) {
 			c.srv.panics.Add(1)
 			c.srv.cfg.Logger.Error("ui: stream writer panicked; the stream is closed", "panic", fmt.Sprint(e))
 			w.buf = nil
-			c.finish()
+			c.finish(endPanic)
 		}
 	}()
 	w.serve(c)
@@ -143,7 +143,7 @@ func (w *poolWorker) serveSafely(c *sseConn) {
 func (w *poolWorker) serve(c *sseConn) {
 	c.sched.Store(1)
 	if c.gone.Load() { // the client closed its end: nothing to send
-		c.finish()
+		c.finish(endClientClosed)
 		return
 	}
 	// Room in front of the chunk for the response headers (first write
@@ -159,7 +159,12 @@ func (w *poolWorker) serve(c *sseConn) {
 	}
 	_, err := c.sub.WriteTo(appendWriter{&b})
 	ending := err != nil
+	why := endClosed
+	if c.slowEnded.Load() {
+		why = endSlow
+	}
 	if !ending && c.closing.Load() {
+		why = endDrain
 		ending = true
 		jitter := time.Duration(rand.Int64N(int64(max(c.retry, time.Second))))
 		b = AppendRetry(b, (c.retry + jitter).Milliseconds())
@@ -206,21 +211,22 @@ func (w *poolWorker) serve(c *sseConn) {
 	}
 	if len(out) > 0 {
 		n, werr := c.writeNow(out)
+		c.srv.bytesSent.Add(int64(n))
 		switch {
 		case werr == syscall.EAGAIN:
 			// The socket is full: the rest waits for it on its own
 			// goroutine, and this worker moves on.
 			rest := append([]byte(nil), out[n:]...)
-			go c.writeSlow(rest, ending)
+			go c.writeSlow(rest, ending, why)
 			return
 		case werr != nil:
-			c.finish()
+			c.finish(endWriteFailed)
 			return
 		}
 		c.wrote.Store(true)
 	}
 	if ending {
-		c.finish()
+		c.finish(why)
 		return
 	}
 	c.release()
@@ -247,6 +253,8 @@ type sseConn struct {
 	gone    atomic.Bool // the client closed the connection
 	freed   atomic.Bool // its client slot was given back
 	slow    atomic.Bool // a goroutine of its own is writing
+
+	slowEnded atomic.Bool // the hub ended it for not reading (OnSlow)
 }
 
 // notify queues c to be served, unless it is already queued or being served.
@@ -299,23 +307,34 @@ func (c *sseConn) writeNow(p []byte) (int, error) {
 // writeSlow sends p, waiting for the socket at most the stall timeout (a
 // client that reads nothing for that long is disconnected, whether or not
 // anything new is sent to it), then gives c back to the pool.
-func (c *sseConn) writeSlow(p []byte, ending bool) {
+func (c *sseConn) writeSlow(p []byte, ending bool, why disconnectReason) {
 	c.slow.Store(true)
 	grace := c.stall
 	if c.closing.Load() {
 		grace = drainWriteGrace
 	}
 	c.conn.SetWriteDeadline(time.Now().Add(grace))
-	_, err := c.conn.Write(p)
+	n, err := c.conn.Write(p)
+	c.srv.bytesSent.Add(int64(n))
 	c.conn.SetWriteDeadline(time.Time{})
 	c.slow.Store(false)
 	if err != nil || ending {
-		if errors.Is(err, os.ErrDeadlineExceeded) && !c.closing.Load() {
-			c.srv.stalled.Add(1)
+		switch {
+		case err == nil:
+		case c.closing.Load():
+			why = endDrain
+		case c.slowEnded.Load():
+			why = endSlow
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			why = endStalled
+		default:
+			why = endWriteFailed
+		}
+		if why == endStalled {
 			c.srv.cfg.Logger.Warn("ui: disconnected a stream whose client read nothing; it resumes from its last id when it returns",
 				"client", c.conn.RemoteAddr().String(), "for", grace)
 		}
-		c.finish()
+		c.finish(why)
 		return
 	}
 	c.wrote.Store(true)
@@ -326,9 +345,10 @@ func (c *sseConn) writeSlow(p []byte, ending bool) {
 // to send what it has once its moment in the drain window came.
 const drainWriteGrace = time.Second
 
-// finish ends the stream and frees what it held; only the owner of c's
-// turn calls it, once.
-func (c *sseConn) finish() {
+// finish ends the stream for the reason why and frees what it held; only
+// the owner of c's turn calls it, once.
+func (c *sseConn) finish(why disconnectReason) {
+	c.srv.disconnects[why].Add(1)
 	c.sched.Store(connDead)
 	c.sub.Close() // before the client sees the connection close
 	c.conn.Close()
@@ -424,6 +444,7 @@ func (s *Server) startStream(conn net.Conn, head []byte, sub Stream, client neti
 	// be blocked in a write that only closing the connection ends.
 	remote, log := conn.RemoteAddr().String(), s.cfg.Logger
 	sub.OnSlow(func() {
+		c.slowEnded.Store(true)
 		log.Warn("ui: disconnected a stalled stream; it resumes from its last id when it returns", "client", remote)
 		conn.Close()
 	})

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	fiberrecover "github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"tape"
 )
@@ -131,9 +133,14 @@ type Config struct {
 	// Writers is the number of writer goroutines that write every stream
 	// (default GOMAXPROCS, at least 2).
 	Writers int
-	// Metrics, if set, writes more Prometheus metrics after the server's own.
-	Metrics func(w io.Writer)
-	Logger  *slog.Logger
+	// Metrics, if set, is what GET /metrics serves (a registry holding
+	// the server's own Collector and the process's); nil serves the
+	// server's metrics only.
+	Metrics prometheus.Gatherer
+	// Auth, if set, requires a signed token on pages, streams and the
+	// API, and limits each to the symbols its token lists.
+	Auth   *Auth
+	Logger *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -244,13 +251,14 @@ type Server struct {
 
 	allowed map[string]bool // CORS origins
 
-	requests  atomic.Int64
-	errors4   atomic.Int64
-	errors5   atomic.Int64
-	open      atomic.Int64
-	panics    atomic.Int64
-	stalled   atomic.Int64 // streams disconnected because the socket took nothing
-	rateLimit atomic.Int64 // stream openings refused by the per-client rate
+	requests    atomic.Int64
+	open        atomic.Int64
+	panics      atomic.Int64
+	bytesSent   atomic.Int64                       // bytes written to streams, headers included
+	disconnects [numDisconnectReasons]atomic.Int64 // streams ended, by reason
+
+	rejectMu sync.Mutex       // guards rejected
+	rejected map[reject]int64 // error responses by status and code
 }
 
 // New returns a server over quotes. It fails when cfg is out of range.
@@ -265,6 +273,7 @@ func New(cfg Config, quotes Quotes) (*Server, error) {
 		clients:  newClientLimits(cfg.MaxStreamsPerIP, cfg.StreamOpensPerSecond, cfg.MaxStreamsPerIP),
 		maxQuery: cfg.maxQueryBytes(),
 		pool:     newWriterPool(cfg.Writers),
+		rejected: map[reject]int64{},
 	}
 	for _, o := range cfg.CORSOrigins {
 		s.allowed[o] = true
@@ -295,14 +304,14 @@ func New(cfg Config, quotes Quotes) (*Server, error) {
 		},
 	}))
 	s.app.Use(s.guard)
-	s.app.Get("/", s.whenReady, s.dashboard)
-	s.app.Get("/events", s.cors, s.events)
-	s.app.Get("/api/quotes", s.cors, s.whenReady, s.apiQuotes)
+	s.app.Get("/", s.authorize, s.whenReady, s.dashboard)
+	s.app.Get("/events", s.cors, s.authorize, s.events)
+	s.app.Get("/api/quotes", s.cors, s.authorize, s.whenReady, s.apiQuotes)
 	s.app.Options("/events", s.cors)
 	s.app.Options("/api/quotes", s.cors)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
-	s.app.Get("/metrics", s.metrics)
+	s.app.Get("/metrics", adaptor.HTTPHandler(s.metricsHandler()))
 	s.app.Get("/static/:name", s.static)
 	// market data and pages (market.go)
 	s.routeMarket()
@@ -346,7 +355,11 @@ func (s *Server) guard(c *fiber.Ctx) error {
 	if len(c.Request().URI().QueryString()) > s.maxQuery {
 		return errorf(fiber.StatusRequestURITooLong, "too_long", "query string longer than %d bytes", s.maxQuery)
 	}
+	// Security headers on every answer; pages add their CSP (render).
 	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("Cross-Origin-Opener-Policy", "same-origin")
 	if s.cfg.NodeID != "" {
 		c.Set("X-Tape-Node", s.cfg.NodeID)
 	}
@@ -392,7 +405,6 @@ func (s *Server) events(c *fiber.Ctx) error {
 		return s.tooManyStreams()
 	}
 	if ok, wait := s.clients.allowOpen(client, time.Now()); !ok {
-		s.rateLimit.Add(1)
 		return &httpError{Status: fiber.StatusTooManyRequests, Code: "too_many_opens",
 			RetryAfter: int(max(wait.Seconds()+0.999, 1)),
 			Message:    "this client is opening streams faster than this node allows; retry later"}
@@ -532,7 +544,7 @@ func (s *Server) cors(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAccessControlExposeHeaders, "Retry-After, X-Tape-Node")
 		if c.Method() == fiber.MethodOptions {
 			c.Set(fiber.HeaderAccessControlAllowMethods, "GET")
-			c.Set(fiber.HeaderAccessControlAllowHeaders, "Last-Event-ID")
+			c.Set(fiber.HeaderAccessControlAllowHeaders, "Last-Event-ID, Authorization")
 			c.Set(fiber.HeaderAccessControlMaxAge, "600")
 			return c.SendStatus(fiber.StatusNoContent)
 		}
@@ -554,11 +566,11 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	switch since, stale := s.quotes.FeedStale(); {
 	case s.draining.Load():
 		body["status"] = "draining"
-	case !s.quotes.Ready():
-		body["status"] = "catching up"
-	case stale != "":
+	case stale != "": // before catching up: a node that cannot reach its broker at start says so
 		body["status"] = stale
 		body["since"] = since.UTC().Format(time.RFC3339)
+	case !s.quotes.Ready():
+		body["status"] = "catching up"
 	default:
 		return c.JSON(body)
 	}

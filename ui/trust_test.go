@@ -383,7 +383,7 @@ func TestClientThatReadsNothingIsDisconnected(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = conn
-	if _, m := get(t, base, "/metrics"); !strings.Contains(m, "tape_sse_stalled_disconnects_total 1") {
+	if _, m := get(t, base, "/metrics"); !strings.Contains(m, `tape_sse_disconnects_total{reason="stalled"} 1`) {
 		t.Fatalf("not counted:\n%s", m)
 	}
 }

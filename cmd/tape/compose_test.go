@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"tape/ui"
 )
@@ -22,106 +25,94 @@ import (
 // composePath is the cluster definition operators run with docker compose.
 const composePath = "../../compose.yaml"
 
-// composeFile is the part of a compose file this test reads.
+// composeFile is what this test reads of the project compose-go loads
+// (the loader docker compose itself uses: it validates the file against
+// the Compose specification's schema, merges anchors, interpolates).
 type composeFile struct {
-	Name     string                    `yaml:"name"`
-	Services map[string]composeService `yaml:"services"`
-	Configs  map[string]struct {
-		Content string `yaml:"content"`
-	} `yaml:"configs"`
+	Services map[string]composeService
+	Configs  map[string]struct{ Content string }
 }
 
 type composeService struct {
-	Image       string         `yaml:"image"`
-	Build       any            `yaml:"build"`
-	Command     []string       `yaml:"command"`
-	Environment composeEnv     `yaml:"environment"`
-	DependsOn   composeDepends `yaml:"depends_on"`
-	Ports       []string       `yaml:"ports"`
-	Networks    map[string]struct {
-		IPv4 string `yaml:"ipv4_address"`
-	} `yaml:"networks"`
-	Deploy struct {
-		Replicas *int `yaml:"replicas"`
-	} `yaml:"deploy"`
-	Configs []struct {
-		Source string `yaml:"source"`
-		Target string `yaml:"target"`
-	} `yaml:"configs"`
-	Healthcheck *struct {
-		Test []string `yaml:"test"`
-	} `yaml:"healthcheck"`
+	Image       string
+	Build       bool
+	Command     []string
+	Environment map[string]string
+	DependsOn   map[string]string // service to condition
+	Ports       []string          // published:target
+	Networks    map[string]struct{ IPv4 string }
+	Replicas    *int
+	Configs     []struct{ Source, Target string }
+	Healthcheck []string
+	StopGrace   time.Duration
+	Profiles    []string
 }
 
 // isTape reports whether the service runs the tape image.
 func (s composeService) isTape() bool {
-	return s.Build != nil || strings.HasPrefix(s.Image, "tape:")
+	return s.Build || strings.HasPrefix(s.Image, "tape:")
 }
 
 func (s composeService) replicas() int {
-	if s.Deploy.Replicas == nil {
+	if s.Replicas == nil {
 		return 1
 	}
-	return *s.Deploy.Replicas
+	return *s.Replicas
 }
 
-// composeEnv is a service's environment, written as a map or as a list
-// of NAME=value.
-type composeEnv map[string]string
-
-func (e *composeEnv) UnmarshalYAML(n *yaml.Node) error {
-	*e = composeEnv{}
-	if n.Kind == yaml.SequenceNode {
-		var list []string
-		if err := n.Decode(&list); err != nil {
-			return err
-		}
-		for _, kv := range list {
-			k, v, _ := strings.Cut(kv, "=")
-			(*e)[k] = v
-		}
-		return nil
-	}
-	return n.Decode((*map[string]string)(e))
-}
-
-// composeDepends is depends_on, written as a list of services or as a
-// map of service to condition.
-type composeDepends map[string]string
-
-func (d *composeDepends) UnmarshalYAML(n *yaml.Node) error {
-	*d = composeDepends{}
-	if n.Kind == yaml.SequenceNode {
-		var list []string
-		if err := n.Decode(&list); err != nil {
-			return err
-		}
-		for _, s := range list {
-			(*d)[s] = "service_started"
-		}
-		return nil
-	}
-	var m map[string]struct {
-		Condition string `yaml:"condition"`
-	}
-	if err := n.Decode(&m); err != nil {
-		return err
-	}
-	for s, c := range m {
-		(*d)[s] = c.Condition
-	}
-	return nil
-}
-
+// loadCompose loads compose.yaml with every profile enabled.
 func loadCompose(t *testing.T) composeFile {
 	t.Helper()
-	b, err := os.ReadFile(composePath)
+	dir, _ := filepath.Abs(filepath.Dir(composePath))
+	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  dir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, filepath.Base(composePath))}},
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) {
+		o.SetProjectName("tape", true)
+		o.Profiles = []string{"*"}
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	var c composeFile
-	if err := yaml.Unmarshal(b, &c); err != nil {
 		t.Fatalf("%s: %v", composePath, err)
+	}
+	c := composeFile{Services: map[string]composeService{}, Configs: map[string]struct{ Content string }{}}
+	for name, cfg := range p.Configs {
+		c.Configs[name] = struct{ Content string }{cfg.Content}
+	}
+	for name, s := range p.Services {
+		cs := composeService{Image: s.Image, Build: s.Build != nil, Command: s.Command, Environment: map[string]string{},
+			DependsOn: map[string]string{}, Networks: map[string]struct{ IPv4 string }{}, Profiles: s.Profiles}
+		for k, v := range s.Environment {
+			if v != nil {
+				cs.Environment[k] = *v
+			}
+		}
+		for k, d := range s.DependsOn {
+			cs.DependsOn[k] = d.Condition
+		}
+		for _, port := range s.Ports {
+			cs.Ports = append(cs.Ports, fmt.Sprintf("%s:%d", port.Published, port.Target))
+		}
+		for k, n := range s.Networks {
+			v := struct{ IPv4 string }{}
+			if n != nil {
+				v.IPv4 = n.Ipv4Address
+			}
+			cs.Networks[k] = v
+		}
+		if s.Deploy != nil && s.Deploy.Replicas != nil {
+			cs.Replicas = s.Deploy.Replicas
+		}
+		for _, cf := range s.Configs {
+			cs.Configs = append(cs.Configs, struct{ Source, Target string }{cf.Source, cf.Target})
+		}
+		if s.HealthCheck != nil {
+			cs.Healthcheck = s.HealthCheck.Test
+		}
+		if s.StopGracePeriod != nil {
+			cs.StopGrace = time.Duration(*s.StopGracePeriod)
+		}
+		c.Services[name] = cs
 	}
 	return c
 }
@@ -165,7 +156,7 @@ func flagValue(cmd []string, name string) string {
 // accepts, flag by flag.
 func TestComposeFileDescribesTheCluster(t *testing.T) {
 	c := loadCompose(t)
-	for _, name := range []string{"kafka", "topics", "ingest", "web1", "web2", "feed", "lb"} {
+	for _, name := range []string{"kafka", "topics", "ingest", "web1", "web2", "web3", "feed", "lb", "prometheus", "grafana"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Errorf("compose.yaml has no service %q", name)
 		}
@@ -181,12 +172,12 @@ func TestComposeFileDescribesTheCluster(t *testing.T) {
 		}
 	}
 	slices.Sort(tapeServices)
-	if want := []string{"feed", "ingest", "topics", "web1", "web2"}; !slices.Equal(tapeServices, want) {
+	if want := []string{"feed", "ingest", "topics", "web1", "web2", "web3"}; !slices.Equal(tapeServices, want) {
 		t.Errorf("services running tape: %v, want %v", tapeServices, want)
 	}
 
 	broker := strings.TrimPrefix(c.Services["kafka"].Environment["KAFKA_ADVERTISED_LISTENERS"], "PLAINTEXT://")
-	wantCommand := map[string]string{"topics": "topics", "ingest": "ingest", "web1": "serve", "web2": "serve", "feed": "feed"}
+	wantCommand := map[string]string{"topics": "topics", "ingest": "ingest", "web1": "serve", "web2": "serve", "web3": "serve", "feed": "feed"}
 	for _, name := range tapeServices {
 		t.Run(name, func(t *testing.T) {
 			s := c.Services[name]
@@ -245,14 +236,17 @@ func TestComposeFileDescribesTheCluster(t *testing.T) {
 		if err != nil || raw < c.Services["ingest"].replicas() {
 			t.Errorf("topics --raw-partitions %q: want at least one raw partition per ingester (%d)", flagValue(c.Services["topics"].Command, "raw-partitions"), c.Services["ingest"].replicas())
 		}
-		for _, w := range []string{"web1", "web2"} {
+		for _, w := range []string{"web1", "web2", "web3"} {
 			if n := c.Services[w].replicas(); n != 1 {
 				t.Errorf("%s replicas %d: nodes sharing one --node-id share one consumer group", w, n)
 			}
 		}
-		id1, id2 := flagValue(c.Services["web1"].Command, "node-id"), flagValue(c.Services["web2"].Command, "node-id")
-		if id1 == "" || id2 == "" || id1 == id2 {
-			t.Errorf("web node ids %q and %q: want two distinct ids", id1, id2)
+		ids := map[string]bool{}
+		for _, w := range []string{"web1", "web2", "web3"} {
+			ids[flagValue(c.Services[w].Command, "node-id")] = true
+		}
+		if len(ids) != 3 || ids[""] {
+			t.Errorf("web node ids %v: want three distinct ids", ids)
 		}
 		if c.Services["kafka"].Environment["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] != "false" {
 			t.Errorf("kafka auto-creates topics: a typo in a topic name would go unnoticed")
@@ -261,11 +255,11 @@ func TestComposeFileDescribesTheCluster(t *testing.T) {
 
 	t.Run("lb", func(t *testing.T) {
 		lb := c.Services["lb"]
-		if lb.DependsOn["web1"] == "" || lb.DependsOn["web2"] == "" {
-			t.Errorf("lb depends_on %v, want web1 and web2", lb.DependsOn)
+		if lb.DependsOn["web1"] == "" || lb.DependsOn["web2"] == "" || lb.DependsOn["web3"] == "" {
+			t.Errorf("lb depends_on %v, want web1, web2 and web3", lb.DependsOn)
 		}
-		if !slices.Contains(lb.Ports, "8080:8080") {
-			t.Errorf("lb ports %v, want 8080:8080", lb.Ports)
+		if !slices.Contains(lb.Ports, "8080:8080") || !slices.Contains(lb.Ports, "8443:8443") {
+			t.Errorf("lb ports %v, want 8080:8080 and 8443:8443 (HTTP/2 over TLS)", lb.Ports)
 		}
 		if len(lb.Configs) != 1 {
 			t.Fatalf("lb configs %v, want its Caddyfile", lb.Configs)
@@ -274,7 +268,7 @@ func TestComposeFileDescribesTheCluster(t *testing.T) {
 		if !slices.Contains(lb.Command, lb.Configs[0].Target) {
 			t.Errorf("lb command %v does not read its config at %s", lb.Command, lb.Configs[0].Target)
 		}
-		for _, w := range []string{"web1", "web2"} {
+		for _, w := range []string{"web1", "web2", "web3"} {
 			addr := flagValue(c.Services[w].Command, "addr")
 			_, port, _ := strings.Cut(addr, ":")
 			if !strings.Contains(conf, w+":"+port) {
@@ -285,17 +279,103 @@ func TestComposeFileDescribesTheCluster(t *testing.T) {
 		// the load balancer's: else all browsers share its address and
 		// one per-client stream limit.
 		lbAddr := lb.Networks["default"].IPv4
-		for _, w := range []string{"web1", "web2"} {
+		for _, w := range []string{"web1", "web2", "web3"} {
 			if got := flagValue(c.Services[w].Command, "trusted-proxies"); lbAddr == "" || got != lbAddr {
 				t.Errorf("%s --trusted-proxies %q, want the load balancer's fixed address %q", w, got, lbAddr)
 			}
 		}
-		for _, want := range []string{"health_uri /readyz", "flush_interval -1"} {
+		for _, want := range []string{"health_uri /readyz", "flush_interval -1", "lb_policy least_conn", "tls internal", "h2c"} {
 			if !strings.Contains(conf, want) {
 				t.Errorf("Caddyfile lacks %q:\n%s", want, conf)
 			}
 		}
 	})
+
+	t.Run("web nodes", func(t *testing.T) {
+		for _, w := range []string{"web1", "web2", "web3"} {
+			s := c.Services[w]
+			if !slices.Equal(s.Healthcheck, []string{"CMD", "/tape", "probe", "http://127.0.0.1:8080/readyz"}) {
+				t.Errorf("%s healthcheck %v, want tape probe of /readyz", w, s.Healthcheck)
+			}
+			drain, err := time.ParseDuration(flagValue(s.Command, "drain"))
+			if err != nil {
+				drain = ui.DefaultDrain
+			}
+			if s.StopGrace < drain+5*time.Second {
+				t.Errorf("%s stop_grace_period %s: the drain (%s) needs it and some, or docker kills the node mid-drain", w, s.StopGrace, drain)
+			}
+		}
+		// The probe the health check runs is a tape command.
+		commandFlags(t, "probe")
+	})
+
+	t.Run("monitoring", func(t *testing.T) {
+		for _, m := range []string{"prometheus", "grafana"} {
+			if !slices.Contains(c.Services[m].Profiles, "monitoring") {
+				t.Errorf("%s profiles %v: want only in the monitoring profile", m, c.Services[m].Profiles)
+			}
+		}
+		prom := c.Configs["prometheus"].Content
+		for _, w := range []string{"web1", "web2", "web3"} {
+			if !strings.Contains(prom, `"`+w+`:8080"`) {
+				t.Errorf("prometheus.yml does not scrape %s:\n%s", w, prom)
+			}
+		}
+		if !strings.Contains(prom, "port: 9100") || flagValue(c.Services["ingest"].Command, "admin-addr") != ":9100" {
+			t.Errorf("prometheus.yml does not scrape the ingesters' admin address:\n%s", prom)
+		}
+		checkDashboard(t, "../../deploy/grafana/tape.json")
+	})
+}
+
+// checkDashboard parses the Grafana dashboard and checks that every tape
+// metric its queries use is one a tape registry exposes.
+func checkDashboard(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		UID    string
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil || d.UID == "" || len(d.Panels) == 0 {
+		t.Fatalf("%s: %v (uid %q, %d panels)", path, err, d.UID, len(d.Panels))
+	}
+	known := exposedMetricNames(t)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range metricName.FindAllString(tg.Expr, -1) {
+				base := strings.TrimSuffix(name, "_bucket")
+				if !known[base] {
+					t.Errorf("panel %q queries %s, which no tape registry exposes", p.Title, name)
+				}
+			}
+		}
+	}
+}
+
+var metricName = regexp.MustCompile(`tape_[a-z_]+`)
+
+// exposedMetricNames lists the metric names declared in the collectors'
+// sources (Desc and histogram names).
+func exposedMetricNames(t *testing.T) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, f := range []string{"metrics.go", "../../ui/metrics.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"(tape_[a-z_]+)"`).FindAllStringSubmatch(string(b), -1) {
+			out[m[1]] = true
+		}
+	}
+	return out
 }
 
 // TestComposeTopologyServesAndResumesAcrossNodes runs compose.yaml's tape

@@ -118,7 +118,7 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 		}
 	}
 
-	src := &feedSource{gen: gen, enc: enc, topic: *topic, start: cfg.Start.UTC(), malformEvery: int64(*malformed)}
+	src := &feedSource{gen: gen, enc: enc, topic: *topic, start: cfg.Start.UTC(), malformEvery: int64(*malformed), warn: env.stderr}
 	src.at = src.start
 	src.next = gen.Next()
 	if *duration > 0 {
@@ -154,6 +154,11 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 			err = cerr
 		}
 	}
+	if words := kafkaWords(err, bl); words != err && src.sent == 0 {
+		// Nothing reached the broker: a summary of zeros would only hide
+		// the cause.
+		return words
+	}
 	wall := time.Since(began)
 	fmt.Fprintf(summary, "tape feed: %d %s messages in %s (%.0f msg/s), %s of feed time from %s",
 		src.sent, *format, wall.Round(time.Millisecond), float64(src.sent)/max(wall.Seconds(), 1e-9),
@@ -162,7 +167,7 @@ func runFeed(ctx context.Context, args []string, env environ) error {
 		fmt.Fprintf(summary, "; %d quotes not sent (%s carries trades only)", src.skipped, *format)
 	}
 	fmt.Fprintln(summary)
-	return err
+	return kafkaWords(err, bl)
 }
 
 // feedSource turns generated events into messages as they come due.
@@ -170,6 +175,7 @@ type feedSource struct {
 	gen   *feed.Generator
 	enc   *feed.Encoder
 	rec   *recording // nil when not recording
+	warn  io.Writer  // where a broker outage is said
 	topic string
 	start time.Time
 	end   time.Time  // zero: no end
@@ -250,6 +256,41 @@ func (s *feedSource) unpaced(ctx context.Context) error {
 // wall clock's pace since began. Every few milliseconds, what has come
 // due goes out in one produce request, which waits for every in-sync
 // replica.
+// feedRetryMax bounds the wait between two attempts to write a batch
+// while the broker is away.
+const feedRetryMax = 5 * time.Second
+
+// write produces the batch. Once the feed has sent anything, a failure
+// (the broker went away) is retried with backoff until it lands or ctx
+// ends, said once on warn: like any adapter, the feed rides out an
+// outage. A batch that landed but whose acknowledgement was lost lands
+// twice, byte for byte; the fold counts its trades once. A feed that has
+// never reached the broker fails at once.
+func (s *feedSource) write(ctx, wctx context.Context, w *kafka.Writer) error {
+	wait := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := w.WriteMessages(wctx, s.batch...)
+		if err == nil {
+			if attempt > 0 && s.warn != nil {
+				fmt.Fprintf(s.warn, "tape feed: the broker answers again after %d attempts\n", attempt+1)
+			}
+			return nil
+		}
+		if s.sent == 0 || ctx.Err() != nil {
+			return fmt.Errorf("feed: produce: %w", err)
+		}
+		if attempt == 0 && s.warn != nil {
+			fmt.Fprintf(s.warn, "tape feed: cannot produce (%v); retrying until the broker answers\n", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("feed: produce: %w", err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, feedRetryMax)
+	}
+}
+
 func (s *feedSource) live(ctx context.Context, w *kafka.Writer, began time.Time) error {
 	tick := time.NewTicker(feedFlushInterval)
 	defer tick.Stop()
@@ -265,8 +306,8 @@ func (s *feedSource) live(ctx context.Context, w *kafka.Writer, began time.Time)
 			return err
 		}
 		if len(s.batch) > 0 {
-			if err := w.WriteMessages(wctx, s.batch...); err != nil {
-				return fmt.Errorf("feed: produce: %w", err)
+			if err := s.write(ctx, wctx, w); err != nil {
+				return err
 			}
 			s.sent += int64(len(s.batch))
 			full := len(s.batch) == feedMaxBatch

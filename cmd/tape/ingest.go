@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,10 @@ type ingestConfig struct {
 	checkpointInterval time.Duration
 	checkpointEvents   int
 	adminAddr          string
+	pprof              bool
+	nodeID             string
 	logLevel           string
+	logFormat          string
 }
 
 func runIngest(ctx context.Context, args []string, env environ) error {
@@ -49,16 +53,23 @@ func runIngest(ctx context.Context, args []string, env environ) error {
 	fs.DurationVar(&c.stallAfter, "stall-after", ingest.DefaultStallAfter, "a partition that cannot progress for this long makes the ingester not ready")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", ingest.DefaultCheckpointInterval, "most time between two checkpoints of a fold partition")
 	fs.IntVar(&c.checkpointEvents, "checkpoint-events", ingest.DefaultCheckpointEvents, "most events folded between two checkpoints of a fold partition")
-	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /healthz, /readyz and /metrics on this address (off when empty)")
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /healthz, /readyz and /metrics (and /debug/pprof/ with --admin-pprof) on this address (off when empty)")
+	fs.BoolVar(&c.pprof, "admin-pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on --admin-addr")
+	fs.StringVar(&c.nodeID, "node-id", "", "this process's id on every log line (default host name and process id)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	logFormat := registerLogFormat(fs)
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
-	log, err := newLogger(env.stderr, c.logLevel)
+	log, err := newLoggerFormat(env.stderr, c.logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
-	return runIngester(ctx, c, env, log)
+	if c.nodeID == "" {
+		host, _ := os.Hostname()
+		c.nodeID = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	return runIngester(ctx, c, env, log.With("node", c.nodeID))
 }
 
 func runIngester(ctx context.Context, c ingestConfig, env environ, log *slog.Logger) error {
@@ -66,28 +77,28 @@ func runIngester(ctx context.Context, c ingestConfig, env environ, log *slog.Log
 	if err != nil {
 		return err
 	}
+	if c.pprof && c.adminAddr == "" {
+		return errors.New("--admin-pprof needs --admin-addr")
+	}
+	latency := newLatencyHistogram()
 	in, err := ingest.New(ingest.Config{
 		Brokers: brokers, RawTopic: c.names.raw, EventsTopic: c.names.events, QuotesTopic: c.names.quotes,
 		LatestTopic: c.names.latest, DLQTopic: c.names.dlq, Group: c.group, FoldGroup: c.foldGroup,
 		BatchSize: c.batch, MaxFuture: c.maxFuture, MaxAge: c.maxAge, SessionTimeout: c.session,
 		DLQMaxBytes: c.dlqMaxBytes, StallAfter: c.stallAfter,
 		CheckpointInterval: c.checkpointInterval, CheckpointEvents: c.checkpointEvents,
-		Logger: log,
+		Latency: latency, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
 	if c.adminAddr != "" {
-		ln, err := net.Listen("tcp", c.adminAddr)
+		reg := newRegistry(ingestCollector{in}, latency)
+		stop, err := serveAdmin(c.adminAddr, ingestAdmin(in, adminMux(reg, c.pprof)), env, "ingest-http")
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: ingestAdmin(in), ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		if env.ready != nil {
-			env.ready("ingest-http", ln.Addr().String())
-		}
+		defer stop()
 	}
 	log.Info("ingester running", "group", c.group, "fold-group", c.foldGroup, "from", c.names.raw, "via", c.names.events, "to", c.names.quotes)
 	// The ingester announces itself on the heartbeat topic (its rates and
@@ -151,11 +162,11 @@ func processID(role string) string {
 	return string(id)
 }
 
-// ingestAdmin serves an ingester's liveness, readiness and metrics.
-// /readyz answers 503 with the faults (a stalled partition, brokers that
-// do not answer, a topic that refuses writes) while there are any.
-func ingestAdmin(in *ingest.Ingester) http.Handler {
-	mux := http.NewServeMux()
+// ingestAdmin adds an ingester's liveness and readiness to mux (which
+// serves its metrics). /readyz answers 503 with the faults (a stalled
+// partition, brokers that do not answer, a topic that refuses writes)
+// while there are any.
+func ingestAdmin(in *ingest.Ingester, mux *http.ServeMux) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
@@ -172,10 +183,6 @@ func ingestAdmin(in *ingest.Ingester) http.Handler {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		json.NewEncoder(w).Encode(body)
-	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		in.WriteMetrics(w)
 	})
 	return mux
 }

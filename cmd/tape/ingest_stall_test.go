@@ -225,8 +225,8 @@ func TestPolygonArrayOf150AggregatesIsOneDeadLetterAndLaterQuotesFlow(t *testing
 			t.Fatalf("reason %d = %+v, want index %d, reason %q", i, r, i, header(dl, tape.HeaderReason))
 		}
 	}
-	if n := labelled(t, admin, "tape_ingest_rejected_total", fmt.Sprintf("reason=%q", reasons[0].Reason)); n != 150 {
-		t.Errorf("tape_ingest_rejected_total{reason=%q} = %d, want 150", reasons[0].Reason, n)
+	if n := labelled(t, admin, "tape_ingest_rejected_total", fmt.Sprintf(`format="polygon",reason=%q`, reasons[0].Reason)); n != 150 {
+		t.Errorf("tape_ingest_rejected_total{format=polygon,reason=%q} = %d, want 150", reasons[0].Reason, n)
 	}
 	waitReadiness(t, admin, 30*time.Second, "200 ready", func(code int, _ readiness) bool { return code == http.StatusOK })
 }
@@ -390,7 +390,7 @@ func TestMissingDLQTopicIsReportedAndLaterQuotesFlow(t *testing.T) {
 	if n := labelled(t, admin, "tape_ingest_refused_total", fmt.Sprintf("topic=%q", missing)); n != 1 {
 		t.Errorf("tape_ingest_refused_total{topic=%q} = %d, want 1", missing, n)
 	}
-	if n := labelled(t, admin, "tape_ingest_rejected_total", `reason="bad_symbol"`); n != 1 {
+	if n := labelled(t, admin, "tape_ingest_rejected_total", `format="polygon",reason="bad_symbol"`); n != 1 {
 		t.Errorf("tape_ingest_rejected_total{reason=\"bad_symbol\"} = %d, want 1", n)
 	}
 	waitReadiness(t, admin, 10*time.Second, "503 naming the missing topic", func(code int, r readiness) bool {

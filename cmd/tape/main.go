@@ -58,6 +58,9 @@ func commands() []command {
 		{"feed", "a synthetic live feed adapter", runFeed},
 		{"topics", "create or check the topics, idempotently", runTopics},
 		{"bench", "load test: SSE subscribers and a producer", runBench},
+		{"probe", "GET a URL and succeed only on 200 (container health checks)", runProbe},
+		{"token", "print a signed token for web nodes that require one (--auth-secret-file)", runToken},
+		{"version", "print the module version, commit and Go version of this binary", runVersion},
 	}
 }
 

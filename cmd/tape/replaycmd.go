@@ -188,6 +188,11 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 
 	sum, err := replay.Run(ctx, cfg, *file)
 	bar.clear()
+	if words := kafkaWords(err, cfg.Brokers); words != err && sum.Messages == 0 && sum.Errors == 0 {
+		// Nothing reached the broker: a summary of zeros would only hide
+		// the cause. (A bad file still gets its summary.)
+		return words
+	}
 	fmt.Fprintf(env.stdout, "tape replay: %d messages in %s (%.0f msg/s); %d lost, %d left out, %d without a time or symbol\n",
 		sum.Messages, sum.Wall.Round(time.Millisecond), sum.Rate(), sum.Errors, sum.Filtered, sum.Skipped)
 	if sum.Stopped {
@@ -196,7 +201,7 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 	if err != nil && errors.Is(err, replay.ErrLost) {
 		return fmt.Errorf("replay: %d records lost (each reported above)", sum.Errors)
 	}
-	return err
+	return kafkaWords(err, cfg.Brokers)
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -36,6 +37,11 @@ type nodeConfig struct {
 	publicURL string
 	hub       stream.Config
 	logLevel  string
+	// adminAddr, if set, serves /metrics and (with pprof) /debug/pprof/
+	// apart from the public listener; serve registers these, demo not.
+	adminAddr string
+	pprof     bool
+	auth      authFlags
 }
 
 func (c *nodeConfig) register(fs *flag.FlagSet) {
@@ -81,10 +87,14 @@ func runServe(ctx context.Context, args []string, env environ) error {
 	fs.StringVar(&c.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma-separated")
 	c.names.register(fs)
 	c.register(fs)
+	fs.StringVar(&c.adminAddr, "admin-addr", "", "serve /metrics (and /debug/pprof/ with --admin-pprof) on this address too, apart from --addr (off when empty)")
+	fs.BoolVar(&c.pprof, "admin-pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on --admin-addr")
+	c.auth.register(fs)
+	logFormat := registerLogFormat(fs)
 	if err := parse(fs, args, env); err != nil {
 		return err
 	}
-	log, err := newLogger(env.stderr, c.logLevel)
+	log, err := newLoggerFormat(env.stderr, c.logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
@@ -173,12 +183,23 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		c.nodeID = host + "-" + port
 	}
+	log = log.With("node", c.nodeID)
+	if c.pprof && c.adminAddr == "" {
+		ln.Close()
+		return errors.New("--admin-pprof needs --admin-addr: profiles are never served on the public listener")
+	}
+	auth, err := c.auth.build(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	hub, err := stream.NewHub(c.hub, ui.SSE{})
 	if err != nil {
 		ln.Close()
 		return flagError(err)
 	}
 	nodes := stream.NewNodes(func(web []tape.Heartbeat) { hub.SetNodes(stream.NodesEvent(web)) })
+	reg := newRegistry(hubCollector{hub})
 	srv, err := ui.New(ui.Config{
 		NodeID:               c.nodeID,
 		DefaultSymbols:       watch,
@@ -191,7 +212,8 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		CORSOrigins:          splitList(c.cors),
 		TrustedProxies:       splitList(c.proxies),
 		Drain:                c.drain,
-		Metrics:              func(w io.Writer) { writeHubMetrics(w, hub) },
+		Metrics:              reg,
+		Auth:                 auth,
 		Logger:               log,
 	}, hubQuotes{Hub: hub, nodes: nodes})
 	if err != nil {
@@ -199,7 +221,16 @@ func serveNode(ctx context.Context, c nodeConfig, env environ, log *slog.Logger)
 		ln.Close()
 		return flagError(err)
 	}
-	log = log.With("node", c.nodeID)
+	reg.MustRegister(srv)
+	if c.adminAddr != "" {
+		stop, err := serveAdmin(c.adminAddr, adminMux(reg, c.pprof), env, "admin")
+		if err != nil {
+			hub.Close()
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 
 	// The consumer outlives ctx: streams kept open through the drain must
 	// go on receiving quotes, or they would show stale prices as live.
@@ -271,8 +302,12 @@ func webBeat(id, public string, hub *stream.Hub) func() tape.Heartbeat {
 			rate = float64(n-lastN) / now.Sub(lastAt).Seconds()
 		}
 		lastN, lastAt = n, now
+		var lag int64
+		for _, l := range hub.Lag() {
+			lag += l
+		}
 		hb := tape.Heartbeat{ID: id, Role: tape.RoleWeb, URL: public, Ready: hub.Ready(),
-			Streams: int64(hub.Subscribers()), EventsPerSec: rate, Lag: hub.Lag()}
+			Streams: int64(hub.Subscribers()), EventsPerSec: rate, Lag: lag}
 		if _, err := hub.FeedState(); err != nil {
 			hb.Ready, hb.Status = false, "broker unreachable"
 		} else if !hb.Ready {
@@ -349,42 +384,6 @@ func (h hubQuotes) Subscribe(symbols []tape.Symbol, lastEventID string, opts ui.
 	return sub, nil
 }
 
-func writeHubMetrics(w io.Writer, h *stream.Hub) {
-	s := h.Stats()
-	for _, m := range []struct {
-		name, help string
-		v          int64
-	}{
-		{"tape_stream_events_applied_total", "Events applied from the quotes topic.", s.Applied.Load()},
-		{"tape_stream_events_invalid_total", "Records on the quotes topic that did not parse.", s.Invalid.Load()},
-		{"tape_stream_events_repeated_total", "Quotes dropped as a fold stage's repeats (a fold position already applied).", s.Repeats.Load()},
-		{"tape_stream_events_stale_total", "Quotes older than the symbol's current one, kept out of it.", s.Stale.Load()},
-		{"tape_stream_symbols_evicted_total", "Symbols forgotten (idle, or over --symbol-limit).", s.Evicted.Load()},
-		{"tape_stream_deliveries_total", "Events queued to subscribers.", s.Delivered.Load()},
-		{"tape_stream_conflated_total", "Events replaced by a newer one for a slow subscriber.", s.Conflated.Load()},
-		{"tape_stream_slow_disconnects_total", "Subscribers disconnected for stalling.", s.Slow.Load()},
-		{"tape_stream_resumes_total", "Streams resumed exactly from a Last-Event-ID.", s.Resumed.Load()},
-		{"tape_stream_snapshots_total", "Streams that began with a snapshot.", s.Snapshots.Load()},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
-	}
-	for _, m := range []struct {
-		name, help string
-		v          int64
-	}{
-		{"tape_stream_symbols", "Symbols this node keeps.", s.Symbols.Load()},
-		{"tape_stream_subscribers", "Subscribers the hub holds (each open stream is one).", s.Subscribed.Load()},
-		{"tape_stream_history_events", "Events kept for resuming streams.", s.History.Load()},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
-	}
-	stale := int64(0)
-	if _, err := h.FeedState(); err != nil {
-		stale = 1
-	}
-	fmt.Fprintf(w, "# HELP tape_stream_feed_stale 1 while the Kafka broker cannot be reached.\n# TYPE tape_stream_feed_stale gauge\ntape_stream_feed_stale %d\n", stale)
-}
-
 func splitList(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
@@ -410,10 +409,45 @@ func parseSymbols(s string) ([]tape.Symbol, error) {
 	return out, nil
 }
 
+// newLogger returns a text logger at level.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	return newLoggerFormat(w, level, "text")
+}
+
+// registerLogFormat registers --log-format.
+func registerLogFormat(fs *flag.FlagSet) *string {
+	return fs.String("log-format", "text", "log lines as text (key=value) or json (one object a line)")
+}
+
+// newLoggerFormat returns a logger at level writing text or json lines.
+// Nothing is logged per event at info: lines are per fault, per start
+// and stop, per client disconnected for a reason.
+func newLoggerFormat(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, errors.New("--log-level must be debug, info, warn or error")
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format is %q, want text or json", format)
+}
+
+// serveAdmin serves h on addr (an operator's listener: metrics, health,
+// profiles) until the returned stop is called.
+func serveAdmin(addr string, h http.Handler, env environ, name string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-addr: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	if env.ready != nil {
+		env.ready(name, ln.Addr().String())
+	}
+	return func() { srv.Close() }, nil
 }

@@ -92,7 +92,7 @@ func TestSlowClientDoesNotHoldBackAFastOne(t *testing.T) {
 		}
 	}
 	metrics := get(t, "http://"+addr+"/metrics")
-	conflated := metricValue(t, metrics, "tape_stream_conflated_total")
+	conflated := metricValue(t, metrics, "tape_sse_conflated_updates_total")
 	t.Logf("slow client read %d events to converge; %d events conflated", events, conflated)
 	if conflated == 0 || events >= n {
 		t.Fatalf("the slow client's backlog was not conflated (%d conflated, %d read)", conflated, events)

@@ -54,7 +54,7 @@ func runTopics(ctx context.Context, args []string, env environ) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	return ensureTopics(ctx, bl, tc, env.stdout)
+	return kafkaWords(ensureTopics(ctx, bl, tc, env.stdout), bl)
 }
 
 // ensureTopics creates missing topics and checks existing ones: partition
