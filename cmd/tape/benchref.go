@@ -214,6 +214,8 @@ func (r *refWriter) open(conn net.Conn) {
 		conn.Close()
 		return
 	}
+	// The floor is a bare write per delivery: no deadline after the head.
+	conn.SetWriteDeadline(time.Time{})
 	for _, s := range syms {
 		r.subs[s] = append(r.subs[s], conn)
 	}
