@@ -127,7 +127,7 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 		wg.Go(func() {
 			_, err := replay.Run(ctx, replay.Config{
 				Brokers: brokers, Topic: names.raw, Speed: speed.v, Loop: true,
-				FS: tape.Feeds, Stamp: stampOf, Rewrite: rewriteTime, Logger: log,
+				FS: tape.Feeds, Stamp: stampOf, Rewrite: newTimeRewriter().rewrite, Logger: log,
 			}, demoFeed)
 			errs <- err
 		})
@@ -169,9 +169,21 @@ func runDemo(ctx context.Context, args []string, env environ) error {
 	return nil
 }
 
-// rewriteTime moves a one-event message's timestamp by shift, re-encoding
-// it in its own format, so that a recorded session reads as live.
-func rewriteTime(format string, msg []byte, shift time.Duration) ([]byte, error) {
+// timeRewriter moves a one-event message's timestamp by a shift,
+// re-encoding it in its own format, so that a recorded session reads as
+// live. Its encoders live as long as it does: every trade it writes gets
+// a trade id of its own, so a session played again (a loop, a shifted
+// copy) is new trades, not repeats of the first pass that the fold would
+// drop. Safe for concurrent use.
+type timeRewriter struct {
+	mu   sync.Mutex
+	encs map[string]*feed.Encoder
+}
+
+func newTimeRewriter() *timeRewriter { return &timeRewriter{encs: map[string]*feed.Encoder{}} }
+
+// rewrite is a replay.Config.Rewrite.
+func (r *timeRewriter) rewrite(format string, msg []byte, shift time.Duration) ([]byte, error) {
 	f, ok := ingest.Lookup(format)
 	if !ok {
 		return nil, fmt.Errorf("unknown format %q", format)
@@ -180,8 +192,20 @@ func rewriteTime(format string, msg []byte, shift time.Duration) ([]byte, error)
 	if len(evs) != 1 || len(rejects) != 0 {
 		return nil, errors.New("not a single event")
 	}
-	evs[0].Time = evs[0].Time.Add(shift)
-	return feed.Encode(format, nil, evs[0])
+	ev := evs[0]
+	ev.Time = ev.Time.Add(shift)
+	ev.TradeID = tape.TradeID{} // the encoder numbers it afresh
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	enc := r.encs[format]
+	if enc == nil {
+		var err error
+		if enc, err = feed.NewEncoder(format); err != nil {
+			return nil, err
+		}
+		r.encs[format] = enc
+	}
+	return enc.Append(nil, ev)
 }
 
 // browsable turns a listen address such as "[::]:8080" into one a browser

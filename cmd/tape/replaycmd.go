@@ -120,7 +120,7 @@ func runReplay(ctx context.Context, args []string, env environ) error {
 		return fmt.Errorf("replay: --rate must be a positive number")
 	}
 	if *rewrite {
-		cfg.Rewrite = rewriteTime
+		cfg.Rewrite = newTimeRewriter().rewrite
 	}
 	if *symbols != "" {
 		for _, s := range strings.Split(*symbols, ",") {
