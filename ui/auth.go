@@ -80,6 +80,26 @@ type claims struct {
 // entitlement is what one token allows.
 type entitlement []string
 
+// entitlementKey holds a request's entitlement in its locals, once
+// authorize has checked its token.
+const entitlementKey = "tape.entitlement"
+
+// entitled filters syms to those the request's token allows (all of them
+// when access control is off).
+func entitled(c *fiber.Ctx, syms []tape.Symbol) []tape.Symbol {
+	ent, ok := c.Locals(entitlementKey).(entitlement)
+	if !ok {
+		return syms
+	}
+	out := make([]tape.Symbol, 0, len(syms))
+	for _, s := range syms {
+		if ent.allows(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // allows reports whether sym matches a pattern.
 func (e entitlement) allows(sym tape.Symbol) bool {
 	for _, p := range e {
@@ -135,17 +155,22 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 		s.cfg.Logger.Debug("ui: token refused", "err", err)
 		return errorf(fiber.StatusUnauthorized, "invalid_token", "the token is not valid: %s", tokenProblem(err))
 	}
+	// The dashboard without a list shows only what the token allows.
+	c.Locals(entitlementKey, ent)
 	var asked []string
+	if add := c.Query("add"); add != "" { // the watchlist's add form
+		asked = append(asked, add)
+	}
 	switch p := c.Path(); {
 	case c.Query("symbols") != "":
-		asked = strings.Split(c.Query("symbols"), ",")
+		asked = append(asked, strings.Split(c.Query("symbols"), ",")...)
 	case c.Query("symbol") != "": // /api/bars, /api/trades
-		asked = []string{c.Query("symbol")}
+		asked = append(asked, c.Query("symbol"))
 	case strings.HasPrefix(p, "/s/"):
-		asked = []string{c.Params("+")}
+		asked = append(asked, c.Params("+"))
 	case (p == "/api/quotes" || p == "/movers" || p == "/api/movers" || p == "/api/symbols") && !ent.allows("*"):
 		// Listings and movers show any symbol.
-		return errorf(fiber.StatusForbidden, "forbidden_symbols", "listing every symbol needs the * entitlement; ask for ?symbols=")
+		return errorf(fiber.StatusForbidden, "forbidden_symbols", "listing every symbol needs the * entitlement; ask for the symbols by name")
 	}
 	var denied []string
 	for _, a := range asked {

@@ -6,9 +6,11 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +86,7 @@ func TestTokensLimitWhatAHolderSees(t *testing.T) {
 		{"movers page needs *", "/movers", aapl, 403, "forbidden_symbols", nil},
 		{"symbol search needs *", "/api/symbols?prefix=A", aapl, 403, "forbidden_symbols", nil},
 		{"cluster needs a token", "/api/cluster", "", 401, "unauthorized", nil},
+		{"the add form asks too", "/?symbols=AAPL&add=MSFT", aapl, 403, "forbidden_symbols", []string{"MSFT"}},
 		{"health needs none", "/healthz", "", 200, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +108,33 @@ func TestTokensLimitWhatAHolderSees(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The watchlist without a list shows only the token's symbols: every
+	// known one for *, AAPL alone for AAPL.
+	for _, tc := range []struct {
+		token      string
+		want, hide []string
+	}{{all, []string{"AAPL", "MSFT"}, nil}, {aapl, []string{"AAPL"}, []string{"MSFT"}}} {
+		res, err := http.DefaultClient.Do(func() *http.Request {
+			req, _ := http.NewRequest("GET", base+"/", nil)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			return req
+		}())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, sym := range tc.want {
+			if !strings.Contains(string(body), `data-symbol="`+sym+`"`) {
+				t.Errorf("%d: the watchlist lacks %s", res.StatusCode, sym)
+			}
+		}
+		for _, sym := range tc.hide {
+			if strings.Contains(string(body), `data-symbol="`+sym+`"`) {
+				t.Errorf("the watchlist shows %s to a token without it", sym)
+			}
+		}
 	}
 	// EventSource cannot set headers: the token may come as access_token.
 	res, _ := getWith(t, base+"/api/quotes?symbols=AAPL&access_token="+aapl, "")

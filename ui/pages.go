@@ -28,7 +28,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 		return err
 	}
 	if len(syms) == 0 {
-		syms = s.cfg.DefaultSymbols
+		syms = entitled(c, s.cfg.DefaultSymbols)
 	}
 	var quotes []tape.Quote
 	if len(syms) > 0 {
@@ -37,6 +37,9 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 		quotes, _ = s.quotes.Page("", s.cfg.MaxSymbols)
 		for _, q := range quotes {
 			syms = append(syms, q.Symbol)
+		}
+		if ok := entitled(c, syms); len(ok) != len(syms) {
+			syms, quotes = ok, s.quotes.Quotes(ok)
 		}
 	}
 	v := dashboardView{Symbols: syms, Quotes: make(map[tape.Symbol]tape.Quote, len(quotes)),
