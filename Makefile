@@ -15,7 +15,7 @@ include scripts/kafka.mk
 
 # The cluster of `make cluster` (see scripts/cluster): ports from
 # CLUSTER_BASE (broker CLUSTER_BASE, load balancer CLUSTER_BASE+10).
-CLUSTER_BASE ?= 9700
+CLUSTER_BASE ?= $(or $(TAPE_CLUSTER_BASE),9700)
 CLUSTER_SCRIPT := scripts/cluster
 
 all: build

@@ -31,7 +31,13 @@ func PriceChange(last, open Price) (diff, percent string, ok bool) {
 	if d.Sign() < 0 {
 		hundredths.Neg(hundredths)
 	}
-	return signed(decimalText(d, PriceDecimals, 2)), signed(decimalText(hundredths, 2, 2)), true
+	pct := decimalText(hundredths, 2, 2)
+	if d.Sign() < 0 && hundredths.Sign() == 0 {
+		// A fall too small to show in hundredths is still a fall: its
+		// sign agrees with the change's and the colour.
+		pct = "-" + pct
+	}
+	return signed(decimalText(d, PriceDecimals, 2)), signed(pct), true
 }
 
 // signed puts "+" before a text without a "-" ("+0.00" for zero).

@@ -19,7 +19,7 @@ func TestPriceChangeIsExactAtTheExtremes(t *testing.T) {
 		{"unchanged", "5.00", "5.00", "+0.00", "+0.00"},
 		{"rounds half away from zero", "100.005", "100", "+0.005", "+0.01"},
 		{"tiny move rounds to zero", "100.001", "100", "+0.001", "+0.00"},
-		{"tiny fall rounds to zero", "99.999", "100", "-0.001", "+0.00"},
+		{"tiny fall keeps its sign", "99.999", "100", "-0.001", "-0.00"},
 		{"sub-penny", "0.00001235", "0.00001234", "+0.00000001", "+0.08"},
 		{"negative open", "-10.00", "-37.63", "+27.63", "+73.43"},
 		{"crosses zero", "-1.00", "1.00", "-2.00", "-200.00"},
