@@ -428,7 +428,7 @@
 
   const status = document.getElementById("status");
   const age = document.getElementById("age");
-  const LABEL = { live: "live", reconnecting: "reconnecting…", stale: "stale", connecting: "connecting…", idle: "no symbols" };
+  const LABEL = { live: "live", reconnecting: "reconnecting…", stale: "stale", connecting: "connecting…", idle: "—" };
 
   function ago(ms) {
     const s = Math.max(0, Math.round(ms / 1000));
@@ -447,10 +447,27 @@
     showAge();
   }
 
+  // feedClock is the feed's own time: the newest quote's, "as of
+  // 2026-11-20 14:35:45Z" (a recording's clock during a replay).
+  function feedClock(ms) {
+    const d = new Date(ms);
+    if (localTime()) {
+      return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+        pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    }
+    return d.toISOString().slice(0, 19).replace("T", " ") + "Z";
+  }
+
   function showAge() {
     if (!age) return;
     const now = Date.now();
-    let t = conn.newest ? "newest quote " + ago(now - conn.newest) + " old" : "";
+    let t = "";
+    if (conn.newest) {
+      t = "as of " + feedClock(conn.newest);
+      // Say how old it is only when that is news: a quiet feed, or a
+      // recorded session.
+      if (now - conn.newest >= 10000) t += " (" + ago(now - conn.newest) + " ago)";
+    }
     if (conn.state !== "live" && conn.since) {
       t = (conn.state === "stale" ? "feed stale " : "since ") + ago(now - conn.since) + (t ? " · " + t : "");
     }

@@ -390,7 +390,7 @@
         const bar = document.createElement("progress");
         bar.max = 1;
         bar.value = Math.max(r.fraction || 0, 0);
-        p.append("Replaying " + (r.file || "") + ": ", bar, " " + (100 * Math.max(r.fraction || 0, 0)).toFixed(1) + "%, recorded " + feedClock(r.recorded));
+        p.append((r.status === "done" ? "Replayed " : "Replaying ") + (r.file || "") + ": ", bar, " " + (100 * Math.max(r.fraction || 0, 0)).toFixed(1) + "%, recorded " + feedClock(r.recorded));
         return p;
       }));
       const empty = section.querySelector("#no-nodes");
