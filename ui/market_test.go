@@ -234,3 +234,16 @@ func TestMarketRoutesWithoutMarket(t *testing.T) {
 		t.Errorf("/s/AAPL on a node without market data: %d", res.StatusCode)
 	}
 }
+
+// TestWatchlistSparklineIsTheSession: where the node keeps bars, a row's
+// sparkline is the session's one-minute closes, then the price now.
+func TestWatchlistSparklineIsTheSession(t *testing.T) {
+	base, _ := serve(t, ui.Config{}, newMarket())
+	_, body := getMarket(t, base+"/?symbols=AAPL")
+	// One close (the other minute has only volume-only trades), then
+	// AAPL's last, 187.43.
+	if !strings.Contains(body, `data-values="187.43 187.43"`) {
+		i := strings.Index(body, "data-values")
+		t.Fatalf("sparkline %q, want the minute close and the last", body[i:min(len(body), i+60)])
+	}
+}

@@ -46,7 +46,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 		Spark: make(map[tape.Symbol][]tape.Quote, len(quotes)), Node: s.cfg.NodeID}
 	for _, q := range quotes {
 		v.Quotes[q.Symbol] = q
-		v.Spark[q.Symbol] = s.quotes.Recent(q.Symbol)
+		v.Spark[q.Symbol] = s.sessionSpark(q)
 	}
 	return render(c, Page("Watchlist", syms, Dashboard(v)))
 }
@@ -255,4 +255,25 @@ func optPrice(p tape.Price) string {
 		return ""
 	}
 	return p.String()
+}
+
+// sessionSpark is what a watchlist row's sparkline draws: the session's
+// one-minute closes and the current price, where the node keeps bars,
+// else its recent quotes.
+func (s *Server) sessionSpark(q tape.Quote) []tape.Quote {
+	m := s.market()
+	if m == nil {
+		return s.quotes.Recent(q.Symbol)
+	}
+	bars, _ := m.Bars(q.Symbol, time.Minute)
+	out := make([]tape.Quote, 0, len(bars)+1)
+	for _, b := range bars {
+		if b.Close != 0 {
+			out = append(out, tape.Quote{Last: b.Close})
+		}
+	}
+	if len(out) == 0 {
+		return s.quotes.Recent(q.Symbol)
+	}
+	return append(out, q)
 }

@@ -263,6 +263,7 @@
   const FLASH = { last: 1, bid: 1, ask: 1 };
   const pending = new Map(); // symbol -> {q, flash}
   const sparks = new Map(); // symbol -> [price strings]
+  const sparkMinute = new Map(); // symbol -> the minute its last point is of
   let frame = 0;
   let onFrame = []; // other work for the next frame
 
@@ -276,9 +277,14 @@
     pending.set(q.symbol, { q, flash: flash && (!p || p.flash) });
     const v = sparkPrice(q);
     if (v) {
+      // One point a minute, as the server draws the session: the last
+      // point follows the price until the next minute begins.
       const pts = sparkFor(q.symbol);
-      pts.push(v);
-      if (pts.length > 240) pts.splice(0, pts.length - 240);
+      const minute = Math.floor(Date.now() / 60000);
+      if (sparkMinute.get(q.symbol) === minute && pts.length) pts[pts.length - 1] = v;
+      else pts.push(v);
+      sparkMinute.set(q.symbol, minute);
+      if (pts.length > 960) pts.splice(0, pts.length - 960);
     }
     schedule();
   }
@@ -395,6 +401,8 @@
       pts = [];
       const svg = document.querySelector('tr[data-symbol="' + CSS.escape(sym) + '"] svg.spark');
       if (svg && svg.dataset.values) for (const v of svg.dataset.values.split(" ")) if (decimalRE.test(v)) pts.push(v);
+      // The server's last point is the price now, of this minute.
+      if (pts.length) sparkMinute.set(sym, Math.floor(Date.now() / 60000));
       sparks.set(sym, pts);
     }
     return pts;
