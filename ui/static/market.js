@@ -167,7 +167,7 @@
         layout: { background: { type: "solid", color: "transparent" }, textColor: c.text, attributionLogo: false },
         grid: { vertLines: { color: c.grid }, horzLines: { color: c.grid } },
         crosshair: { mode: LWC.CrosshairMode.Normal },
-        timeScale: { timeVisible: true, secondsVisible: false, borderColor: c.grid, tickMarkFormatter: (t) => barTime(t, width === "1s") },
+        timeScale: { timeVisible: true, secondsVisible: false, borderColor: c.grid, rightOffset: 2, tickMarkFormatter: (t) => barTime(t, width === "1s") },
         rightPriceScale: { borderColor: c.grid },
         localization: { timeFormatter: (t) => barTime(t, true) + (localTZ() ? "" : "Z") },
       });
@@ -226,7 +226,13 @@
       for (const b of data.bars || []) precision = Math.max(precision, decimals(b.o), decimals(b.h), decimals(b.l), decimals(b.c));
       if (chart) chart.applyOptions({ timeScale: { secondsVisible: width === "1s" } });
       draw();
-      if (chart && bars.length) chart.timeScale().scrollToRealTime();
+      // Candles widen (up to 24 px) so that a short session fills the
+      // chart; a long one shows its newest part at the default width.
+      if (chart && bars.length) {
+        const room = Math.max(host.clientWidth - 80, 100);
+        chart.timeScale().applyOptions({ barSpacing: Math.max(6, Math.min(24, room / (bars.length + 3))) });
+        chart.timeScale().scrollToRealTime();
+      }
     }
     // Bars are fetched again on a width change and after a snapshot (a
     // reset may have skipped prints); prints that arrive meanwhile are
