@@ -79,6 +79,9 @@ func runEnv(ctx context.Context, args []string, env environ) error {
 		}
 		return nil
 	}
+	if args[0] == "--version" || args[0] == "-v" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			return c.run(ctx, args[1:], env)

@@ -195,9 +195,11 @@ func TestFlagsRejectBadLogFormatAndLonePprof(t *testing.T) {
 
 // TestVersion prints the module version and the Go version.
 func TestVersion(t *testing.T) {
-	out := runOK(t, "version")
-	if !regexp.MustCompile(`^tape \S+ \S+ \S+ go1\.\d+`).MatchString(out) {
-		t.Fatalf("tape version printed %q", out)
+	for _, arg := range []string{"version", "--version", "-v"} {
+		out := runOK(t, arg)
+		if !regexp.MustCompile(`^tape \S+ \S+ \S+ go1\.\d+`).MatchString(out) {
+			t.Fatalf("tape %s printed %q", arg, out)
+		}
 	}
 }
 
