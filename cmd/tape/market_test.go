@@ -20,7 +20,10 @@ func TestMarketCasesReachThePageThroughKafka(t *testing.T) {
 	id := uniqueID(t)
 	tt := newTopics(t, brokers, id, 3)
 	base := node(t, brokers, tt, id)
-	now := time.Now().UTC().Truncate(time.Millisecond)
+	// A fixed instant in the middle of a New York session: "now" minus ten
+	// minutes must stay in the same trading day, which the wall clock
+	// does not promise (00:00 to 00:10 New York).
+	now := time.Date(2026, 11, 20, 16, 0, 0, 0, time.UTC)
 	ms := func(t time.Time) int64 { return t.UnixMilli() }
 	rfc := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
