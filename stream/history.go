@@ -133,7 +133,7 @@ func (h *Hub) resumeLocked(sub *Subscriber, token []byte, now time.Time) string 
 	})
 	sub.floor = floor
 	for _, f := range missed {
-		h.deliverLocked(sub, f, now)
+		h.deliverLocked(sub, f, nil, now)
 	}
 	// While this node trails the token, sub.floor filters live events
 	// until the node passes the client's position. A token that stays

@@ -560,28 +560,24 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 		return
 	}
 	st.live = f.seq
-	var d *frame // the delta from prev, made for the first stream that takes it
+	var d *frame // the delta from prev, made for the first stream that may take it
 	for sub, i := range h.subs[q.Symbol] {
-		if !sub.delta {
-			h.deliverLocked(sub, f, now)
-			continue
+		var alt *frame
+		if sub.delta {
+			// A delta only follows the quote it was made from; the floor
+			// of a resume re-encodes ids, which deltas do not take.
+			if sub.floor == nil && prevLive != 0 && sub.last[i] == prevLive {
+				if d == nil {
+					d = h.deltaFrameLocked(f, q, prev)
+				}
+				alt = d
+			}
+			sub.last[i] = f.seq
+			if sub.floor != nil {
+				sub.last[i] = 0
+			}
 		}
-		// A delta only follows the quote it was made from; the floor of
-		// a resume re-encodes ids, which deltas do not take.
-		useDelta := sub.floor == nil && prevLive != 0 && sub.last[i] == prevLive && !sub.holds(f.key)
-		sub.last[i] = f.seq
-		if sub.floor != nil {
-			sub.last[i] = 0
-		}
-		if !useDelta {
-			h.deliverLocked(sub, f, now)
-			continue
-		}
-		if d == nil {
-			d = h.deltaFrameLocked(f, q, prev)
-		}
-		h.stats.Deltas.Add(1)
-		h.deliverLocked(sub, d, now)
+		h.deliverLocked(sub, f, alt, now)
 	}
 }
 
@@ -652,12 +648,14 @@ func encodeFrame(f *frame, a *arena, enc Encoder, event string, id, data []byte)
 	f.idAt, f.idLen = uint16(idAt), uint16(len(id))
 }
 
-// deliverLocked queues f for sub, honouring the subscriber's resume floor:
+// deliverLocked queues f, or its delta d when d is not nil and the
+// subscriber can take it, for sub, honouring the subscriber's resume floor:
 // events the client already has are skipped, and while this node's offsets
 // trail the token the client resumed from, ids carry the larger of both so
 // that a later resume elsewhere neither repeats nor skips.
-func (h *Hub) deliverLocked(sub *Subscriber, f *frame, now time.Time) {
+func (h *Hub) deliverLocked(sub *Subscriber, f, d *frame, now time.Time) {
 	if sub.floor != nil && f.partition >= 0 {
+		d = nil
 		if int(f.partition) < len(sub.floor) && f.offset < sub.floor[f.partition] {
 			return
 		}
@@ -682,7 +680,11 @@ func (h *Hub) deliverLocked(sub *Subscriber, f *frame, now time.Time) {
 		}
 	}
 	h.stats.Delivered.Add(1)
-	switch sub.push(f, now, h.cfg) {
+	how, delta := sub.push(f, d, now, h.cfg)
+	if delta {
+		h.stats.Deltas.Add(1)
+	}
+	switch how {
 	case pushConflated:
 		h.stats.Conflated.Add(1)
 		h.conflating[sub] = struct{}{}
@@ -806,7 +808,7 @@ func (h *Hub) SubscribeWith(symbols []tape.Symbol, lastEventID string, opts Opti
 	}
 	if reason != "" {
 		h.stats.Snapshots.Add(1)
-		sub.push(h.snapshotLocked(own, reason), now, h.cfg)
+		sub.push(h.snapshotLocked(own, reason), nil, now, h.cfg)
 		// The client holds what the snapshot says: deltas may follow.
 		for i := range sub.last {
 			if st := h.symbols.get(own[i]); st != nil && !st.quote.Time.IsZero() {
@@ -817,10 +819,10 @@ func (h *Hub) SubscribeWith(symbols []tape.Symbol, lastEventID string, opts Opti
 		h.stats.Resumed.Add(1)
 	}
 	if h.feedErr != nil {
-		sub.push(h.statusFrameLocked(), now, h.cfg)
+		sub.push(h.statusFrameLocked(), nil, now, h.cfg)
 	}
 	if h.nodes != nil {
-		sub.push(h.nodes, now, h.cfg)
+		sub.push(h.nodes, nil, now, h.cfg)
 	}
 	for i, s := range own {
 		m := h.subs[s]
@@ -846,7 +848,7 @@ func (h *Hub) checkAhead(sub *Subscriber) {
 		if p >= len(h.offsets) || o > h.offsets[p] {
 			sub.floor = nil
 			h.stats.Snapshots.Add(1)
-			sub.push(h.snapshotLocked(sub.symbols, ReasonUnknown), time.Now(), h.cfg)
+			sub.push(h.snapshotLocked(sub.symbols, ReasonUnknown), nil, time.Now(), h.cfg)
 			return
 		}
 	}
@@ -998,7 +1000,7 @@ func (h *Hub) SetFeedError(err error) {
 		for sub := range m {
 			if !seen[sub] {
 				seen[sub] = true
-				h.deliverLocked(sub, f, now)
+				h.deliverLocked(sub, f, nil, now)
 			}
 		}
 	}

@@ -269,7 +269,7 @@ func (h *Hub) SetNodes(data []byte) {
 		for sub := range m {
 			if !seen[sub] {
 				seen[sub] = true
-				h.deliverLocked(sub, f, now)
+				h.deliverLocked(sub, f, nil, now)
 			}
 		}
 	}

@@ -122,13 +122,21 @@ const (
 // push queues f and says how. Once the queue is full, events are
 // conflated: only the latest per key waits. Stalls are judged by the
 // hub's ticker (stalled), not here, so a quiet symbol cannot hide one.
-func (s *Subscriber) push(f *frame, now time.Time, cfg Config) int {
+// d, when not nil, is f's delta: it is queued instead unless it would
+// replace a waiting event of its key, which the client then never gets
+// (delta reports whether it was).
+func (s *Subscriber) push(f, d *frame, now time.Time, cfg Config) (how int, delta bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return pushQueued
+		return pushQueued, false
 	}
-	how := pushQueued
+	if d != nil {
+		if _, waiting := s.pending[f.key]; !waiting {
+			f, delta = d, true
+		}
+	}
+	how = pushQueued
 	capped := s.every > 0 && f.partition >= 0
 	// Under a rate cap, what is not a quote is not held behind quotes.
 	room := len(s.queue) < cfg.SubscriberBuffer && (len(s.pending) == 0 || s.every > 0)
@@ -146,7 +154,7 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) int {
 		if capped && now.Before(s.release) {
 			// Not yet: the timer tells the writer when.
 			s.armLocked(now)
-			return how
+			return how, delta
 		}
 	}
 	// push runs with the hub's lock held: hub.deferring is safe to read.
@@ -155,10 +163,10 @@ func (s *Subscriber) push(f *frame, now time.Time, cfg Config) int {
 			s.signalled = true
 			s.hub.deferred = append(s.hub.deferred, s)
 		}
-		return how
+		return how, delta
 	}
 	s.signalLocked()
-	return how
+	return how, delta
 }
 
 // armLocked makes sure the writer hears of the quotes held by the rate
@@ -184,15 +192,6 @@ func (s *Subscriber) released() {
 	if len(s.pending) > 0 {
 		s.signalLocked()
 	}
-}
-
-// holds reports whether an event of key waits in pending (conflation):
-// the next event of key replaces it, so it cannot be a delta.
-func (s *Subscriber) holds(key string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.pending[key]
-	return ok
 }
 
 // Results of stalled.

@@ -436,26 +436,6 @@ func vendorURL(name string) string { return "/static/vendor/" + name + "?v=" + v
 
 // Helpers of market.templ.
 
-// marketChange is last minus open and its percentage, "—" without both.
-func marketChange(q tape.Quote) string {
-	diff, pct, ok := tape.PriceChange(q.Last, q.Open)
-	if !ok {
-		return "—"
-	}
-	return diff + " (" + pct + "%)"
-}
-
-// marketDirection is "gain", "loss" or "" for colouring a move.
-func marketDirection(q tape.Quote) string {
-	switch {
-	case q.Last == 0 || q.Open == 0 || q.Last == q.Open:
-		return ""
-	case q.Last > q.Open:
-		return "gain"
-	}
-	return "loss"
-}
-
 // feedClock renders a feed time as pages show it: "2026-11-20 14:35:45Z".
 func feedClock(t time.Time) string {
 	if t.IsZero() {

@@ -212,7 +212,7 @@ func TestUnknownSymbolPageIs404(t *testing.T) {
 func TestMoversAndClusterPages(t *testing.T) {
 	base, _ := serve(t, ui.Config{}, newMarket())
 	_, body := getMarket(t, base+"/movers")
-	for _, want := range []string{`<table id="gainers"`, `<tr data-symbol="AA"><th scope="row"><a href="/s/AA">AA</a></th><td class="num">40.00</td><td class="num gain">+2.00 (+5.26%)</td><td class="num">1,500</td></tr>`, `2026-11-20 14:30:02Z`} {
+	for _, want := range []string{`<table id="gainers"`, `<tr data-symbol="AA"><th scope="row"><a href="/s/AA">AA</a></th><td class="num">40.00</td><td class="num up">+2.00 (+5.26%)</td><td class="num">1,500</td></tr>`, `2026-11-20 14:30:02Z`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("movers page lacks %s", want)
 		}

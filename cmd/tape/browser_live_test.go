@@ -199,20 +199,7 @@ func TestBrowserRecoversWhenItsNodeRestarts(t *testing.T) {
 	last := stop()
 	// Every quote written has reached the node; the page's cells must
 	// then equal the node's own answer, and its record must have no gap.
-	var api []quoteJSON
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		api = apiQuotesOf(t, base, syms)
-		done := len(api) == len(syms)
-		for _, q := range api {
-			done = done && q.Bid == fmt.Sprintf("%d.01", last[q.Symbol])
-		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/api/quotes %+v after 30s, want the last bids %v", api, last)
-		}
-	}
+	api := waitLastBids(t, base, syms, last)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		cells := readPrices(t, ctx)
 		diff := ""
@@ -928,20 +915,7 @@ func TestBrowserRetriesAfter503AndFailsOver(t *testing.T) {
 	}
 
 	last := stop()
-	var api []quoteJSON
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		api = apiQuotesOf(t, baseB, syms)
-		done := len(api) == len(syms)
-		for _, q := range api {
-			done = done && q.Bid == fmt.Sprintf("%d.01", last[q.Symbol])
-		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/api/quotes %+v after 30s, want the last bids %v", api, last)
-		}
-	}
+	api := waitLastBids(t, baseB, syms, last)
 	pollJS(t, ctx, fmt.Sprintf(`(() => { const want = %s; return Object.keys(want).every((s) => document.querySelector('#watchlist tr[data-symbol="' + s + '"] [data-field="bid"]').textContent === want[s]); })()`, bidsJSON(api)), 30*time.Second, states)
 	var rec map[string][]string
 	if err := chromedp.Do(ctx, evalInto(`window.__rec`, &rec)); err != nil {
@@ -1440,4 +1414,23 @@ func TestBrowserWithoutWorkerSharingStreamsPerTab(t *testing.T) {
 		t.Errorf("%d streams for two tabs without sharing, want 2", n)
 	}
 	checkConsole(t, first, console)
+}
+
+// waitLastBids polls base's /api/quotes until every symbol shows the
+// last bid the feed wrote (N.01 for sequence N), and returns the quotes.
+func waitLastBids(t *testing.T, base string, syms []string, last map[string]int) []quoteJSON {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		api := apiQuotesOf(t, base, syms)
+		done := len(api) == len(syms)
+		for _, q := range api {
+			done = done && q.Bid == fmt.Sprintf("%d.01", last[q.Symbol])
+		}
+		if done {
+			return api
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/api/quotes %+v after 30s, want the last bids %v", api, last)
+		}
+	}
 }

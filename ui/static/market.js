@@ -35,7 +35,7 @@
     let h = ((d < 0n ? -d : d) * 20000n + ao) / (2n * ao);
     if (d < 0n) h = -h;
     const sign = (t) => (t.startsWith("-") ? t : "+" + t);
-    return [sign(decimal(d, SCALE, 2)) + " (" + sign(decimal(h, 2, 2)) + "%)", d > 0n ? "gain" : d < 0n ? "loss" : ""];
+    return [sign(decimal(d, SCALE, 2)) + " (" + sign(decimal(h, 2, 2)) + "%)", d > 0n ? "up" : d < 0n ? "down" : ""];
   }
   function grouped(s) {
     if (!s) return "—";
@@ -108,7 +108,7 @@
       for (const k of ["last", "open", "high", "low", "bid", "ask"]) set(k, dash(q[k]));
       for (const k of ["volume", "bid_size", "ask_size"]) set(k, grouped(q[k]));
       const [text, dir] = change(q.last, q.open);
-      for (const el of field("change")) { el.textContent = text; el.classList.remove("gain", "loss"); if (dir) el.classList.add(dir); }
+      for (const el of field("change")) { el.textContent = text; el.classList.remove("up", "down"); if (dir) el.classList.add(dir); }
       for (const el of field("ts")) { el.textContent = feedClock(q.ts); el.setAttribute("datetime", q.ts || ""); }
       set("source", q.source || "");
       const stats = section.querySelector("dl.stats");
