@@ -76,3 +76,10 @@ const (
 	// FormatCSV is lines of symbol,ts,bid,ask,last,size.
 	FormatCSV = "csv"
 )
+
+// Bounds of a stream's rate cap (/events?max_rate=), in quotes per symbol
+// per second.
+const (
+	MinMaxRate = 0.1
+	MaxMaxRate = 1000.0
+)

@@ -51,14 +51,8 @@ type Subscriber struct {
 	armed   bool
 }
 
-// Bounds of SetMaxRate, in quotes per symbol per second.
-const (
-	MinMaxRate = 0.1
-	MaxMaxRate = 1000
-)
-
 // SetMaxRate caps the stream at perSecond quotes per symbol per second
-// (MinMaxRate to MaxMaxRate; 0 removes the cap), as market-data servers
+// (tape.MinMaxRate to tape.MaxMaxRate; 0 removes the cap), as market-data servers
 // offer for phones and wide watchlists: updates that come faster are
 // conflated to the latest of their symbol, and the stream sends what
 // waits at most once every 1/perSecond seconds, in event order, so that
@@ -72,7 +66,7 @@ func (s *Subscriber) SetMaxRate(perSecond float64) {
 		s.every = 0
 		return
 	}
-	perSecond = min(max(perSecond, MinMaxRate), MaxMaxRate)
+	perSecond = min(max(perSecond, tape.MinMaxRate), tape.MaxMaxRate)
 	s.every = time.Duration(float64(time.Second) / perSecond)
 }
 

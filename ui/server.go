@@ -476,15 +476,9 @@ func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, last
 	started = true
 }
 
-// Bounds of /events?max_rate=, in quotes per symbol per second.
-const (
-	MinMaxRate float64 = 0.1
-	MaxMaxRate float64 = 1000
-)
-
 // streamOptions reads a stream's parameters: encoding full (the
 // default) or delta; max_rate absent (no cap) or a number of quotes per
-// symbol per second from MinMaxRate to MaxMaxRate.
+// symbol per second from tape.MinMaxRate to tape.MaxMaxRate.
 func streamOptions(encoding, maxRate string) (StreamOptions, error) {
 	var o StreamOptions
 	switch encoding {
@@ -498,8 +492,8 @@ func streamOptions(encoding, maxRate string) (StreamOptions, error) {
 		return o, nil
 	}
 	r, err := strconv.ParseFloat(maxRate, 64)
-	if err != nil || len(maxRate) > 16 || !(r >= MinMaxRate && r <= MaxMaxRate) {
-		return o, errorf(fiber.StatusBadRequest, "bad_max_rate", "max_rate must be a number of quotes per symbol per second from %g to %g", MinMaxRate, MaxMaxRate)
+	if err != nil || len(maxRate) > 16 || !(r >= tape.MinMaxRate && r <= tape.MaxMaxRate) {
+		return o, errorf(fiber.StatusBadRequest, "bad_max_rate", "max_rate must be a number of quotes per symbol per second from %g to %g", tape.MinMaxRate, tape.MaxMaxRate)
 	}
 	o.MaxRate = r
 	return o, nil

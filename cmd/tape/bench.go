@@ -27,7 +27,6 @@ import (
 	"tape"
 	"tape/bench"
 	"tape/stream"
-	"tape/ui"
 )
 
 // benchConfig is one `tape bench` scenario.
@@ -158,8 +157,8 @@ func runBench(ctx context.Context, args []string, env environ) error {
 		return errors.New("bench: --rate must not be negative, --duration must be positive")
 	case c.encoding != "full" && c.encoding != "delta":
 		return errors.New("bench: --encoding must be full or delta")
-	case c.maxRate != 0 && !(c.maxRate >= ui.MinMaxRate && c.maxRate <= ui.MaxMaxRate):
-		return fmt.Errorf("bench: --max-rate must be 0 or %g to %g", ui.MinMaxRate, ui.MaxMaxRate)
+	case c.maxRate != 0 && !(c.maxRate >= tape.MinMaxRate && c.maxRate <= tape.MaxMaxRate):
+		return fmt.Errorf("bench: --max-rate must be 0 or %g to %g", tape.MinMaxRate, tape.MaxMaxRate)
 	case c.target != "" && (c.pprofAddr != "" || c.cpuProfile != ""):
 		return errors.New("bench: --pprof and --cpuprofile profile the in-process node; drop them with --target")
 	}
