@@ -62,7 +62,9 @@ type Session struct {
 	Roll time.Duration // 0: the day changes at midnight in Zone
 }
 
-// Day returns the trading day of t.
+// Day returns the trading day of t; the zero Day (not known) for a time
+// whose day in Zone falls before year 1, which a Day cannot write
+// (0001-01-01T00:00Z is still 0000-12-31 in New York).
 func (s Session) Day(t time.Time) Day {
 	zone := s.Zone
 	if zone == nil {
@@ -70,6 +72,9 @@ func (s Session) Day(t time.Time) Day {
 	}
 	lt := t.In(zone)
 	y, m, d := lt.Date()
+	if y < 1 {
+		return 0
+	}
 	if s.Roll > 0 {
 		hh, mm, ss := lt.Clock()
 		clock := time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute + time.Duration(ss)*time.Second + time.Duration(lt.Nanosecond())
