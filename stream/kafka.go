@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -308,99 +310,168 @@ func (h *Hub) commitOffsets(ctx context.Context, client *kafka.Client, cfg Kafka
 	}
 }
 
-// follow applies partition p from the hub's offset until ctx ends. The
-// reader retries what it can itself; an error it gives up on is logged
-// and the partition is read again from the hub's offset after a pause.
+// follow applies partition p until ctx ends, reading it again after an
+// error with a jittered backoff (50 ms doubling to 1 s). The first failure
+// of a run is logged as a warning, the rest of the run at debug level: the
+// watcher already says when the broker is unreachable.
 func (h *Hub) follow(ctx context.Context, cfg KafkaConfig, p int) {
+	backoff, failing := followBackoffMin, false
 	for {
-		err := h.followOnce(ctx, cfg, p)
+		answered, err := h.followOnce(ctx, cfg, p)
 		if ctx.Err() != nil {
 			return
 		}
-		cfg.Logger.Warn("stream: reading partition again", "partition", p, "err", err)
+		if answered {
+			backoff, failing = followBackoffMin, false
+		}
+		if failing {
+			cfg.Logger.Debug("stream: reading partition again", "partition", p, "err", err)
+		} else {
+			cfg.Logger.Warn("stream: reading partition again", "partition", p, "err", err)
+			failing = true
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Second):
+		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
+		}
+		backoff = min(2*backoff, followBackoffMax)
+	}
+}
+
+const (
+	followBackoffMin = 50 * time.Millisecond
+	followBackoffMax = time.Second
+)
+
+// Fetch sizes of the partition reader. A fetch answers as soon as one
+// byte is there (MinBytes 1: a quote is never held back for a fuller
+// fetch) or after MaxWait; a response streams up to fetchMaxBytes, which
+// a node catching up fills (about 25,000 records of 330 bytes per round
+// trip). Records are copied into a recordSlab of recordSlabSize bytes,
+// which is applied, maxApplyBatch records at most, before it could run
+// out (slabReserve free bytes left).
+const (
+	fetchMaxBytes  = 8 << 20
+	recordSlabSize = 64 << 10
+	slabReserve    = 8 << 10
+)
+
+// followOnce applies partition p from its leader, read directly through
+// one connection (kafka-go's Conn and Batch, no Reader: its per-record
+// allocation and two channel hops cost more than the rest of the fetch),
+// until an error or ctx ends. Records are copied into one reused slab and
+// applied in batches of at most maxApplyBatch, and always before the next
+// fetch waits, so that a stream getting several of them is written once
+// for all and a record is never held back. answered reports whether a
+// fetch succeeded, which resets follow's backoff.
+func (h *Hub) followOnce(ctx context.Context, cfg KafkaConfig, p int) (answered bool, err error) {
+	conn, err := dialLeader(ctx, cfg.Brokers, cfg.Topic, p)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	// A read blocked on the socket ends when ctx does.
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	if off := h.Offset(p); off >= 0 {
+		if _, err := conn.Seek(off, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+			return false, fmt.Errorf("seek: %w", err)
+		}
+	}
+	// The deadline covers a fetch's long poll and then the reading of its
+	// response; it is pushed on after each applied batch, whose wait on
+	// the hub's lock does not count against the broker.
+	window := cfg.MaxWait + cfg.BrokerTimeout
+	slab := make([]byte, 0, recordSlabSize)
+	recs := make([]Record, 0, maxApplyBatch)
+	apply := func() {
+		if len(recs) > 0 {
+			h.ApplyBatch(p, recs)
+			clear(recs)
+			recs, slab = recs[:0], slab[:0]
+		}
+		conn.SetReadDeadline(time.Now().Add(window))
+	}
+	for {
+		apply()
+		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: cfg.MaxWait})
+		highWater := batch.HighWaterMark()
+		for {
+			n, err := batch.Read(slab[len(slab):cap(slab)])
+			if err != nil {
+				if errors.Is(err, io.ErrShortBuffer) {
+					// The record did not fit the slab's free bytes (the
+					// batch is spent): apply what is there and fetch
+					// again from it; one larger than the whole slab is not
+					// a quote, so it is counted invalid and passed.
+					off := batch.Offset()
+					if len(recs) == 0 {
+						recs = append(recs, Record{Offset: off, HighWater: highWater})
+						off++
+					}
+					batch.Close()
+					apply()
+					if _, err := conn.Seek(off, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+						return answered, fmt.Errorf("seek: %w", err)
+					}
+				}
+				break
+			}
+			rec := Record{Offset: batch.Offset() - 1, Value: slab[len(slab) : len(slab)+n : len(slab)+n], HighWater: highWater}
+			slab, recs = slab[:len(slab)+n], append(recs, rec)
+			if len(recs) == maxApplyBatch || cap(slab)-len(slab) < slabReserve {
+				apply()
+			}
+		}
+		err := batch.Close()
+		switch {
+		case err == nil:
+			answered = true
+		case errors.Is(err, io.ErrShortBuffer):
+			answered = true
+		case errors.Is(err, kafka.OffsetOutOfRange):
+			// Records the node has not read were deleted (retention),
+			// or the log was truncated: go on from the nearest end. The
+			// records skipped are missing from history, so resumes
+			// through them get a snapshot.
+			apply()
+			to, serr := h.clampOffset(conn, p)
+			if serr != nil {
+				return answered, serr
+			}
+			cfg.Logger.Warn("stream: offset out of range; reading on from the log's edge", "partition", p, "from", h.Offset(p), "to", to)
+		default:
+			apply()
+			return answered, err
 		}
 	}
 }
 
-// followOnce applies partition p with one reader until an error or ctx ends.
-func (h *Hub) followOnce(ctx context.Context, cfg KafkaConfig, p int) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Brokers,
-		Topic:          cfg.Topic,
-		Partition:      p,
-		MinBytes:       1,
-		MaxBytes:       8 << 20,
-		MaxWait:        cfg.MaxWait,
-		ReadBackoffMin: 50 * time.Millisecond,
-		ReadBackoffMax: time.Second,
-	})
-	defer r.Close()
-	if off := h.Offset(p); off >= 0 {
-		if err := r.SetOffset(off); err != nil {
-			return fmt.Errorf("seek: %w", err)
-		}
+// clampOffset moves conn to the edge of partition p's log nearest the
+// hub's offset and returns it.
+func (h *Hub) clampOffset(conn *kafka.Conn, p int) (int64, error) {
+	first, last, err := conn.ReadOffsets()
+	if err != nil {
+		return 0, err
 	}
-	// One goroutine reads; this one applies whatever has arrived in one
-	// batch, so that a stream getting several of the records is written
-	// once for all of them.
-	type fetched struct {
-		rec Record
-		err error
+	to := min(max(h.Offset(p), first), last)
+	_, err = conn.Seek(to, kafka.SeekAbsolute|kafka.SeekDontCheck)
+	return to, err
+}
+
+// dialLeader connects to the leader of topic's partition p, asking each
+// broker in turn.
+func dialLeader(ctx context.Context, brokers []string, topic string, p int) (*kafka.Conn, error) {
+	d := &kafka.Dialer{Timeout: 10 * time.Second}
+	var errs []error
+	for _, b := range brokers {
+		conn, err := d.DialLeader(ctx, "tcp", b, topic, p)
+		if err == nil {
+			return conn, nil
+		}
+		errs = append(errs, err)
 	}
-	ch := make(chan fetched, maxApplyBatch)
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		for {
-			m, err := r.ReadMessage(rctx)
-			select {
-			case ch <- fetched{Record{m.Offset, m.Value, m.HighWaterMark}, err}:
-			case <-rctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	batch := make([]Record, 0, maxApplyBatch)
-	for {
-		var f fetched
-		select {
-		case f = <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		var err error
-		batch = batch[:0]
-	more:
-		for {
-			if f.err != nil {
-				err = f.err
-				break
-			}
-			batch = append(batch, f.rec)
-			if len(batch) == maxApplyBatch {
-				break
-			}
-			select {
-			case f = <-ch:
-			default:
-				break more
-			}
-		}
-		if len(batch) > 0 {
-			h.ApplyBatch(p, batch)
-			clear(batch)
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return nil, errors.Join(errs...)
 }
 
 // maxApplyBatch bounds the records applied before writers are told, which
