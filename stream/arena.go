@@ -4,7 +4,8 @@ package stream
 // blocks, so that framing an event makes no allocation of its own and a
 // retained event carries no allocator overhead. History drops frames
 // oldest first, so whole blocks become garbage in the order they were
-// made; a block lives as long as any frame in it is referenced.
+// made; a block lives as long as any frame in it is referenced, which is
+// why a hub keeps the frames it only delivers in an arena of their own.
 // Guarded by the hub's lock. The zero arena is ready; a nil *arena hands
 // out plain allocations.
 type arena struct {

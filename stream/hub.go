@@ -233,8 +233,13 @@ type Hub struct {
 	scratch     []byte
 	idBuf       []byte
 	prevQuote   tape.Quote
-	arena       arena
-	vec         []int64
+	// Frames of the quotes topic's records, which history keeps, come
+	// from arena; those only delivered (deltas, snapshots, status and
+	// nodes events) from passing, so that they never hold a history
+	// block alive, and their own blocks die soon after they are written.
+	arena   arena
+	passing arena
+	vec     []int64
 	// While deferring (ApplyBatch), subscribers to notify are collected
 	// in deferred and notified once the batch is applied.
 	deferring bool
@@ -553,7 +558,7 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	h.seq++
 
 	h.scratch = q.AppendJSON(h.scratch[:0])
-	f := h.newFrameLocked("quote", h.offsets, h.scratch)
+	f := h.newFrameLocked(&h.arena, "quote", h.offsets, h.scratch)
 	f.seq, f.partition, f.offset, f.key, f.at = h.seq, int32(p), off, string(q.Symbol), now.UnixNano()
 	h.pushHistoryLocked(st, f)
 	if !live {
@@ -585,8 +590,8 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 // event is f: the same id and position, no event name (an SSE "message").
 func (h *Hub) deltaFrameLocked(f *frame, q, prev *tape.Quote) *frame {
 	h.scratch = q.AppendDelta(h.scratch[:0], prev)
-	d := h.arena.frame()
-	encodeFrame(d, &h.arena, h.enc, "", f.id(), h.scratch)
+	d := h.passing.frame()
+	encodeFrame(d, &h.passing, h.enc, "", f.id(), h.scratch)
 	d.seq, d.partition, d.offset, d.key, d.at = f.seq, f.partition, f.offset, f.key, f.at
 	return d
 }
@@ -603,15 +608,15 @@ func older(a, b *tape.Quote) bool {
 }
 
 // newFrameLocked encodes an event whose id is the token for offsets (none
-// when offsets is nil), in the hub's arena. The frame holds the token and
+// when offsets is nil), in arena a (the hub's arena or passing). The frame holds the token and
 // data so that a resume can re-encode it with another id.
-func (h *Hub) newFrameLocked(event string, offsets []int64, data []byte) *frame {
+func (h *Hub) newFrameLocked(a *arena, event string, offsets []int64, data []byte) *frame {
 	h.idBuf = h.idBuf[:0]
 	if offsets != nil {
 		h.idBuf = appendToken(h.idBuf, h.fingerprint, offsets)
 	}
-	f := h.arena.frame()
-	encodeFrame(f, &h.arena, h.enc, event, h.idBuf, data)
+	f := a.frame()
+	encodeFrame(f, a, h.enc, event, h.idBuf, data)
 	return f
 }
 
@@ -873,7 +878,7 @@ func (h *Hub) snapshotLocked(symbols []tape.Symbol, reason string) *frame {
 	}
 	data = append(data, "]}"...)
 	h.scratch = data
-	f := h.newFrameLocked("snapshot", h.offsets, data)
+	f := h.newFrameLocked(&h.passing, "snapshot", h.offsets, data)
 	f.seq, f.partition, f.offset, f.key = h.seq, -1, -1, keySnapshot
 	return f
 }
@@ -1023,7 +1028,7 @@ func (h *Hub) statusFrameLocked() *frame {
 		data = append([]byte(`{"feed":"stale","since":"`), tape.AppendTime(nil, h.feedSince)...)
 		data = append(data, `"}`...)
 	}
-	f := h.newFrameLocked("status", nil, data)
+	f := h.newFrameLocked(&h.passing, "status", nil, data)
 	f.seq, f.partition, f.offset, f.key = h.seq, -1, -1, keyStatus
 	return f
 }
