@@ -145,6 +145,19 @@ func (p *Print) appendJSON(dst []byte) []byte {
 	return append(dst, `"}`...)
 }
 
+// Mark is the price a sparkline or a mover ranks the quote by: the last
+// trade, or while nothing has traded the bid/ask midpoint (rounded toward
+// zero to the price unit); 0 when there is neither.
+func (q *Quote) Mark() Price {
+	if q.Last != 0 {
+		return q.Last
+	}
+	if q.Bid != 0 && q.Ask != 0 {
+		return q.Bid/2 + q.Ask/2
+	}
+	return 0
+}
+
 // MarshalJSON implements json.Marshaler.
 func (q Quote) MarshalJSON() ([]byte, error) { return q.AppendJSON(nil), nil }
 

@@ -542,7 +542,7 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 			prev = &h.prevQuote
 		}
 		st.quote = *q
-		st.record(*q)
+		st.record(q)
 		h.movers.update(st)
 		if q.Time.After(h.newest) {
 			h.newest = q.Time
@@ -750,15 +750,16 @@ func (h *Hub) Page(after tape.Symbol, limit int) (quotes []tape.Quote, more bool
 	return quotes, more
 }
 
-// Recent returns up to RecentTicks past quotes of sym, oldest first.
-func (h *Hub) Recent(sym tape.Symbol) []tape.Quote {
+// Recent returns the marks (Quote.Mark) of up to RecentTicks past updates
+// of sym, oldest first; updates with no mark are left out.
+func (h *Hub) Recent(sym tape.Symbol) []tape.Price {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.symbols.get(sym)
 	if st == nil {
 		return nil
 	}
-	out := make([]tape.Quote, 0, len(st.recent))
+	out := make([]tape.Price, 0, len(st.recent))
 	out = append(out, st.recent[st.recentNext:]...)
 	return append(out, st.recent[:st.recentNext]...)
 }

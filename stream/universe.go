@@ -19,8 +19,9 @@ type symbolState struct {
 	// live is the hub sequence number of the frame that made quote (0
 	// when quote came from elsewhere, a seed): a delta follows only it.
 	live uint64
-	// recent is a ring of the last RecentTicks quotes, for charts.
-	recent     []tape.Quote
+	// recent is a ring of the marks (Quote.Mark) of the last RecentTicks
+	// updates, for sparklines: 8 bytes an update, not a whole quote.
+	recent     []tape.Price
 	recentNext int
 	// chart holds bars and time and sales (bars.go), once it trades;
 	// mover is where it stands among movers (movers.go).
@@ -38,15 +39,20 @@ type symbolState struct {
 	prev, next *symbolState
 }
 
-// RecentTicks is how many past quotes a hub keeps per symbol for charts.
+// RecentTicks is how many past marks a hub keeps per symbol for
+// sparklines.
 const RecentTicks = 120
 
-func (st *symbolState) record(q tape.Quote) {
-	if len(st.recent) < RecentTicks {
-		st.recent = append(st.recent, q)
+func (st *symbolState) record(q *tape.Quote) {
+	m := q.Mark()
+	if m == 0 {
 		return
 	}
-	st.recent[st.recentNext] = q
+	if len(st.recent) < RecentTicks {
+		st.recent = append(st.recent, m)
+		return
+	}
+	st.recent[st.recentNext] = m
 	st.recentNext = (st.recentNext + 1) % RecentTicks
 }
 

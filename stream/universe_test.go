@@ -212,3 +212,27 @@ func TestBrokerOutageIsToldToStreams(t *testing.T) {
 		t.Fatalf("got %+v, want one status event saying live", evs)
 	}
 }
+
+// TestRecentKeepsTheLastMarksOfASymbol: the sparkline's ring holds the
+// marks (bid/ask midpoint while nothing traded) of the last RecentTicks
+// updates, oldest first.
+func TestRecentKeepsTheLastMarksOfASymbol(t *testing.T) {
+	h := newHub(t, stream.Config{})
+	n := stream.RecentTicks + 10
+	for i := range n {
+		bid := fmt.Sprintf("%d.00", 100+i)
+		r := quoteRec("AAPL", 0, int64(i), bid, t0.Add(time.Duration(i)*time.Second))
+		h.Apply(r.p, r.off, r.value, r.off+1)
+	}
+	got := h.Recent("AAPL")
+	if len(got) != stream.RecentTicks {
+		t.Fatalf("%d marks kept, want %d", len(got), stream.RecentTicks)
+	}
+	for i, m := range got {
+		// bid 100+k, ask 0.02 above: the midpoint is bid + 0.01.
+		want := tape.MustPrice(fmt.Sprintf("%d.01", 100+10+i))
+		if m != want {
+			t.Fatalf("mark %d is %s, want %s", i, m, want)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 		}
 	}
 	v := dashboardView{Symbols: syms, Quotes: make(map[tape.Symbol]tape.Quote, len(quotes)),
-		Spark: make(map[tape.Symbol][]tape.Quote, len(quotes)), Node: s.cfg.NodeID}
+		Spark: make(map[tape.Symbol][]tape.Price, len(quotes)), Node: s.cfg.NodeID}
 	for _, q := range quotes {
 		v.Quotes[q.Symbol] = q
 		v.Spark[q.Symbol] = s.sessionSpark(q)
@@ -162,20 +162,10 @@ const (
 	sparkH       = 24.0
 )
 
-func sparkPrice(q tape.Quote) tape.Price {
-	if q.Last != 0 {
-		return q.Last
-	}
-	if q.Bid != 0 && q.Ask != 0 {
-		return q.Bid/2 + q.Ask/2
-	}
-	return 0
-}
-
-func sparkValues(qs []tape.Quote) string {
+func sparkValues(ps []tape.Price) string {
 	var b strings.Builder
-	for _, q := range qs {
-		if p := sparkPrice(q); p != 0 {
+	for _, p := range ps {
+		if p != 0 {
 			if b.Len() > 0 {
 				b.WriteByte(' ')
 			}
@@ -187,10 +177,10 @@ func sparkValues(qs []tape.Quote) string {
 
 // sparkDir is "up" or "down" as the sparkline's last price is above or
 // below its first.
-func sparkDir(qs []tape.Quote) string {
+func sparkDir(ps []tape.Price) string {
 	var first, last tape.Price
-	for _, q := range qs {
-		if p := sparkPrice(q); p != 0 {
+	for _, p := range ps {
+		if p != 0 {
 			if first == 0 {
 				first = p
 			}
@@ -206,10 +196,10 @@ func sparkDir(qs []tape.Quote) string {
 	return ""
 }
 
-func sparkPoints(qs []tape.Quote) string {
+func sparkPoints(marks []tape.Price) string {
 	var ps []float64
-	for _, q := range qs {
-		if p := sparkPrice(q); p != 0 {
+	for _, p := range marks {
+		if p != 0 {
 			ps = append(ps, float64(p)) // plotting only
 		}
 	}
@@ -260,20 +250,20 @@ func optPrice(p tape.Price) string {
 // sessionSpark is what a watchlist row's sparkline draws: the session's
 // one-minute closes and the current price, where the node keeps bars,
 // else its recent quotes.
-func (s *Server) sessionSpark(q tape.Quote) []tape.Quote {
+func (s *Server) sessionSpark(q tape.Quote) []tape.Price {
 	m := s.market()
 	if m == nil {
 		return s.quotes.Recent(q.Symbol)
 	}
 	bars, _ := m.Bars(q.Symbol, time.Minute)
-	out := make([]tape.Quote, 0, len(bars)+1)
+	out := make([]tape.Price, 0, len(bars)+1)
 	for _, b := range bars {
 		if b.Close != 0 {
-			out = append(out, tape.Quote{Last: b.Close})
+			out = append(out, b.Close)
 		}
 	}
 	if len(out) == 0 {
 		return s.quotes.Recent(q.Symbol)
 	}
-	return append(out, q)
+	return append(out, q.Mark())
 }

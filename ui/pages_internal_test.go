@@ -63,13 +63,17 @@ func TestSparkline(t *testing.T) {
 		{"quotes without a price are skipped", []tape.Quote{q("2", "", ""), {}, q("1", "", "")}, "2.00 1.00", "0.0,1.0 100.0,23.0", "down"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := sparkValues(c.qs); got != c.values {
+			marks := make([]tape.Price, len(c.qs))
+			for i := range c.qs {
+				marks[i] = c.qs[i].Mark()
+			}
+			if got := sparkValues(marks); got != c.values {
 				t.Errorf("values %q, want %q", got, c.values)
 			}
-			if got := sparkPoints(c.qs); got != c.points {
+			if got := sparkPoints(marks); got != c.points {
 				t.Errorf("points %q, want %q", got, c.points)
 			}
-			if got := sparkDir(c.qs); got != c.dir {
+			if got := sparkDir(marks); got != c.dir {
 				t.Errorf("direction %q, want %q", got, c.dir)
 			}
 		})

@@ -120,7 +120,7 @@ func Page(title string, symbols []tape.Symbol, content templ.Component) templ.Co
 type dashboardView struct {
 	Symbols []tape.Symbol
 	Quotes  map[tape.Symbol]tape.Quote
-	Spark   map[tape.Symbol][]tape.Quote
+	Spark   map[tape.Symbol][]tape.Price
 	Node    string
 }
 
@@ -326,7 +326,7 @@ func sortHeader(field, label string, num bool) templ.Component {
 	})
 }
 
-func quoteRow(sym tape.Symbol, q tape.Quote, spark []tape.Quote) templ.Component {
+func quoteRow(sym tape.Symbol, q tape.Quote, spark []tape.Price) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -61,7 +61,7 @@ type Quotes interface {
 	// follow.
 	Page(after tape.Symbol, limit int) ([]tape.Quote, bool)
 	// Recent returns the last quotes of one symbol, oldest first.
-	Recent(symbol tape.Symbol) []tape.Quote
+	Recent(symbol tape.Symbol) []tape.Price
 	// Subscribe opens a stream, resuming from lastEventID when it can.
 	Subscribe(symbols []tape.Symbol, lastEventID string, opts StreamOptions) (Stream, error)
 	// Ready reports whether the node has caught up.

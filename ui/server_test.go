@@ -46,7 +46,7 @@ func (f *fakeQuotes) Quotes(syms []tape.Symbol) []tape.Quote {
 	return out
 }
 
-func (f *fakeQuotes) Recent(tape.Symbol) []tape.Quote { return nil }
+func (f *fakeQuotes) Recent(tape.Symbol) []tape.Price { return nil }
 func (f *fakeQuotes) Ready() bool                     { f.mu.Lock(); defer f.mu.Unlock(); return f.ready }
 func (f *fakeQuotes) FeedStale() (time.Time, string) {
 	f.mu.Lock()
