@@ -174,7 +174,8 @@ func FuzzParseEvent(f *testing.F) {
 }
 
 // FuzzParseQuote checks that whatever ParseQuote accepts survives the
-// trip through AppendJSON unchanged.
+// trip through AppendJSON unchanged, and through the binary form a node's
+// history keeps.
 func FuzzParseQuote(f *testing.F) {
 	f.Add([]byte(`{"symbol":"AAPL","kind":"trade","bid":"187.42","ask":"187.44","bid_size":"100","ask_size":"300","last":"187.43","last_size":"100","volume":"125000","open":"186.10","high":"188.00","low":"185.95","state":"","day":"2026-11-20","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon","origin":"feeds.raw/2/1207/0","seq":"3/5521"}`))
 	f.Add([]byte(`{"symbol":"AAPL","bid":"187.42","bid_size":100,"volume":125000,"ts":"2026-11-20T14:30:01Z","seq":null}`))
@@ -193,6 +194,17 @@ func FuzzParseQuote(f *testing.F) {
 		if err != nil || again != q {
 			t.Fatalf("round trip of %s: %+v, %v\nwant %+v", q.AppendJSON(nil), again, err, q)
 		}
+		// The binary form a node keeps in its history gives back the
+		// same JSON; arbitrary bytes never make it panic.
+		bin, _ := q.AppendBinary(nil)
+		var kept tape.Quote
+		if err := kept.UnmarshalBinary(bin); err != nil || string(kept.AppendJSON(nil)) != string(q.AppendJSON(nil)) {
+			t.Fatalf("binary round trip of %s: %s, %v", q.AppendJSON(nil), kept.AppendJSON(nil), err)
+		}
+		if sym, ok := tape.BinarySymbol(bin); !ok || string(sym) != string(q.Symbol) {
+			t.Fatalf("binary symbol %q %v, want %q", sym, ok, q.Symbol)
+		}
+		_ = kept.UnmarshalBinary(b)
 	})
 }
 

@@ -8,87 +8,118 @@ import (
 	"tape"
 )
 
-// history is the ring of recent frames, oldest first, bounded by
-// Config.HistorySize and HistoryAge. Each frame is also on its symbol's
-// own list (symbolState.frames), which is what a resume searches.
-// Guarded by the hub's lock.
+// history is the ring of recent events, oldest first, bounded by
+// Config.HistorySize and HistoryAge. An event is kept as its quote's
+// binary form (tape.Quote.AppendBinary, about a third of its JSON) in the
+// hub's arena, not as its SSE frame: a resume, which is rare and bounded
+// by MaxResume, encodes the frames it sends again. Each event has a
+// position, counted from the first event the hub kept, which stays the
+// same while the ring grows; its symbol's list (symbolState.kept) holds
+// the positions, which is what a resume searches. Guarded by the hub's
+// lock.
 type history struct {
-	ring       []*frame
+	ring       []keptEvent
 	head, size int
+	first      uint64 // the position of ring[head]
 }
 
-func (h *Hub) pushHistoryLocked(st *symbolState, f *frame) {
+// keptEvent is one applied record of the quotes topic.
+type keptEvent struct {
+	seq       uint64 // the hub's sequence number of its frame
+	offset    int64
+	at        int64 // when the node applied it, Unix nanoseconds
+	partition int32
+	quote     []byte // tape.Quote.AppendBinary
+}
+
+// at returns the event at position pos, which must be in the ring.
+func (hs *history) at(pos uint64) *keptEvent {
+	return &hs.ring[(hs.head+int(pos-hs.first))%len(hs.ring)]
+}
+
+// pushHistoryLocked keeps the event that q, at offset off of partition p,
+// made (hub sequence number seq, applied at Unix nanoseconds at).
+func (h *Hub) pushHistoryLocked(st *symbolState, q *tape.Quote, p int32, off int64, seq uint64, at int64) {
 	hs := &h.hist
 	limit := h.cfg.HistorySize
 	for hs.size > 0 && hs.size >= limit {
 		h.popHistoryLocked()
 	}
-	h.hist.expireLocked(h, f.at-int64(h.cfg.HistoryAge))
+	h.hist.expireLocked(h, at-int64(h.cfg.HistoryAge))
 	if hs.size == len(hs.ring) { // grow the ring up to limit
-		grown := make([]*frame, min(limit, 2*len(hs.ring)))
+		grown := make([]keptEvent, min(limit, 2*len(hs.ring)))
 		for i := range hs.size {
 			grown[i] = hs.ring[(hs.head+i)%len(hs.ring)]
 		}
 		hs.ring, hs.head = grown, 0
 	}
-	hs.ring[(hs.head+hs.size)%len(hs.ring)] = f
+	bin := h.arena.room(binaryQuoteRoom)
+	bin, _ = q.AppendBinary(bin)
+	h.arena.keep(bin)
+	pos := hs.first + uint64(hs.size)
+	*hs.at(pos) = keptEvent{seq: seq, offset: off, at: at, partition: p, quote: bin[:len(bin):len(bin)]}
 	hs.size++
 	h.stats.History.Store(int64(hs.size))
 
-	if live := st.frames[st.fhead:]; len(live) > 0 && live[0].partition != f.partition {
+	if live := st.kept[st.khead:]; len(live) > 0 && hs.at(live[0]).partition != p {
 		st.mixed = true
 	}
-	if st.fhead > 0 && st.fhead >= len(st.frames)/2 { // compact the list
-		n := copy(st.frames, st.frames[st.fhead:])
-		clear(st.frames[n:])
-		st.frames, st.fhead = st.frames[:n], 0
+	if st.khead > 0 && st.khead >= len(st.kept)/2 { // compact the list
+		n := copy(st.kept, st.kept[st.khead:])
+		st.kept, st.khead = st.kept[:n], 0
 	}
-	st.frames = append(st.frames, f)
+	st.kept = append(st.kept, pos)
 }
 
-// expireLocked drops frames applied before oldest.
+// binaryQuoteRoom is the room asked of the arena for one binary quote:
+// more than most take (about 100 bytes); a longer one moves to its own
+// allocation.
+const binaryQuoteRoom = 192
+
+// expireLocked drops events applied before oldest.
 func (hs *history) expireLocked(h *Hub, oldest int64) {
 	for hs.size > 0 && hs.ring[hs.head].at < oldest {
 		h.popHistoryLocked()
 	}
 }
 
-// popHistoryLocked drops the oldest frame from the ring and from its
+// popHistoryLocked drops the oldest event from the ring and from its
 // symbol's list, and moves its partition's start past it.
 func (h *Hub) popHistoryLocked() {
 	hs := &h.hist
-	f := hs.ring[hs.head]
-	hs.ring[hs.head] = nil
+	e := hs.ring[hs.head]
+	pos := hs.first
+	hs.ring[hs.head] = keptEvent{}
 	hs.head = (hs.head + 1) % len(hs.ring)
 	hs.size--
+	hs.first++
 	h.stats.History.Store(int64(hs.size))
-	h.starts[f.partition] = max(h.starts[f.partition], f.offset+1)
-	if st := h.symbols.get(tape.Symbol(f.key)); st != nil && st.fhead < len(st.frames) && st.frames[st.fhead] == f {
-		st.frames[st.fhead] = nil
-		st.fhead++
-		if st.fhead == len(st.frames) {
-			st.frames, st.fhead, st.mixed = st.frames[:0], 0, false
+	h.starts[e.partition] = max(h.starts[e.partition], e.offset+1)
+	sym, _ := tape.BinarySymbol(e.quote)
+	if st := h.symbols.get(tape.Symbol(sym)); st != nil && st.khead < len(st.kept) && st.kept[st.khead] == pos {
+		st.khead++
+		if st.khead == len(st.kept) {
+			st.kept, st.khead, st.mixed = st.kept[:0], 0, false
 		}
 	}
 }
 
-// framesSince appends to dst the symbol's frames the client has not seen:
-// those at or past floor in their partition. It is a binary search unless
-// the symbol's frames span partitions.
-func (st *symbolState) framesSince(floor []int64, dst []*frame) []*frame {
-	live := st.frames[st.fhead:]
+// keptSince appends to dst the positions of the symbol's events the
+// client has not seen: those at or past floor in their partition. It is a
+// binary search unless the symbol's events span partitions.
+func (st *symbolState) keptSince(hs *history, floor []int64, dst []uint64) []uint64 {
+	live := st.kept[st.khead:]
 	if len(live) == 0 {
 		return dst
 	}
 	if !st.mixed {
-		p := live[0].partition
-		from := floor[p]
-		i := sort.Search(len(live), func(i int) bool { return live[i].offset >= from })
+		from := floor[hs.at(live[0]).partition]
+		i := sort.Search(len(live), func(i int) bool { return hs.at(live[i]).offset >= from })
 		return append(dst, live[i:]...)
 	}
-	for _, f := range live {
-		if f.offset >= floor[f.partition] {
-			dst = append(dst, f)
+	for _, pos := range live {
+		if e := hs.at(pos); e.offset >= floor[e.partition] {
+			dst = append(dst, pos)
 		}
 	}
 	return dst
@@ -96,8 +127,14 @@ func (st *symbolState) framesSince(floor []int64, dst []*frame) []*frame {
 
 // resumeLocked queues the events sub missed since token and returns "", or
 // returns the reason it cannot and queues nothing. It costs O(symbols ×
-// log history + events sent): each symbol's frames are found by binary
+// log history + events sent): each symbol's events are found by binary
 // search, never by walking the history.
+//
+// Each replayed event's id is the token the client resumed from, advanced
+// in each partition past the events replayed so far: the client has then
+// seen every event of its symbols below it (the replay is in topic order
+// within each partition), so a later resume from it neither repeats nor
+// skips. Other symbols' events between do not concern this client.
 func (h *Hub) resumeLocked(sub *Subscriber, token []byte, now time.Time) string {
 	floor, err := parseToken(token, h.fingerprint, nil)
 	if err != nil || len(floor) > len(h.offsets) {
@@ -113,27 +150,31 @@ func (h *Hub) resumeLocked(sub *Subscriber, token []byte, now time.Time) string 
 		}
 		ahead = ahead || o > h.offsets[p]
 	}
-	var missed []*frame
+	var missed []uint64
 	for _, s := range sub.symbols {
 		if st := h.symbols.get(s); st != nil {
-			missed = st.framesSince(floor, missed)
+			missed = st.keptSince(&h.hist, floor, missed)
 			if len(missed) > h.cfg.MaxResume {
 				return ReasonExpired
 			}
 		}
 	}
-	slices.SortFunc(missed, func(a, b *frame) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
+	slices.Sort(missed) // positions are in the order the hub applied them
 	sub.floor = floor
-	for _, f := range missed {
-		h.deliverLocked(sub, f, nil, now)
+	id := slices.Clone(floor)
+	var q tape.Quote
+	for _, pos := range missed {
+		e := h.hist.at(pos)
+		if q.UnmarshalBinary(e.quote) != nil {
+			continue // cannot happen: the hub wrote it
+		}
+		id[e.partition] = max(id[e.partition], e.offset+1)
+		h.idBuf = appendToken(h.idBuf[:0], h.fingerprint, id)
+		h.scratch = q.AppendJSON(h.scratch[:0])
+		f := h.passing.frame()
+		encodeFrame(f, &h.passing, h.enc, "quote", h.idBuf, h.scratch)
+		f.seq, f.partition, f.offset, f.key, f.at = e.seq, e.partition, e.offset, string(q.Symbol), e.at
+		h.pushLocked(sub, f, nil, now)
 	}
 	// While this node trails the token, sub.floor filters live events
 	// until the node passes the client's position. A token that stays

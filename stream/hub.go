@@ -283,7 +283,7 @@ func NewHub(cfg Config, enc Encoder) (*Hub, error) {
 		enc:        enc,
 		symbols:    newUniverse(),
 		movers:     newMovers(),
-		hist:       history{ring: make([]*frame, min(cfg.HistorySize, 1024))},
+		hist:       history{ring: make([]keptEvent, min(cfg.HistorySize, 1024))},
 		subs:       make(map[tape.Symbol]map[*Subscriber]int32),
 		conflating: make(map[*Subscriber]struct{}),
 		stop:       make(chan struct{}),
@@ -557,16 +557,20 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	h.stats.Applied.Add(1)
 	h.seq++
 
-	h.scratch = q.AppendJSON(h.scratch[:0])
-	f := h.newFrameLocked(&h.arena, "quote", h.offsets, h.scratch)
-	f.seq, f.partition, f.offset, f.key, f.at = h.seq, int32(p), off, string(q.Symbol), now.UnixNano()
-	h.pushHistoryLocked(st, f)
+	h.pushHistoryLocked(st, q, int32(p), off, h.seq, now.UnixNano())
 	if !live {
 		return
 	}
-	st.live = f.seq
+	st.live = h.seq
+	subs := h.subs[q.Symbol]
+	if len(subs) == 0 {
+		return // framed for no one: a resume frames it from the history
+	}
+	h.scratch = q.AppendJSON(h.scratch[:0])
+	f := h.newFrameLocked(&h.passing, "quote", h.offsets, h.scratch)
+	f.seq, f.partition, f.offset, f.key, f.at = h.seq, int32(p), off, string(q.Symbol), now.UnixNano()
 	var d *frame // the delta from prev, made for the first stream that may take it
-	for sub, i := range h.subs[q.Symbol] {
+	for sub, i := range subs {
 		var alt *frame
 		if sub.delta {
 			// A delta only follows the quote it was made from; the floor
@@ -684,6 +688,11 @@ func (h *Hub) deliverLocked(sub *Subscriber, f, d *frame, now time.Time) {
 			f = g
 		}
 	}
+	h.pushLocked(sub, f, d, now)
+}
+
+// pushLocked queues f, or its delta d, for sub, and counts it.
+func (h *Hub) pushLocked(sub *Subscriber, f, d *frame, now time.Time) {
 	h.stats.Delivered.Add(1)
 	how, delta := sub.push(f, d, now, h.cfg)
 	if delta {

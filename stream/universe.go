@@ -27,12 +27,13 @@ type symbolState struct {
 	// mover is where it stands among movers (movers.go).
 	chart *chart
 	mover moverPlace
-	// frames are this symbol's events in the history, oldest first
-	// (frames[fhead:]), so that a resume finds them without a scan; mixed
-	// is set once they span partitions (partitions were added).
-	frames []*frame
-	fhead  int
-	mixed  bool
+	// kept are the positions of this symbol's events in the history,
+	// oldest first (kept[khead:]), so that a resume finds them without a
+	// scan; mixed is set once they span partitions (partitions were
+	// added).
+	kept  []uint64
+	khead int
+	mixed bool
 	// touched is this node's clock at the last update; prev and next link
 	// the universe's list ordered by it.
 	touched    time.Time
@@ -152,9 +153,9 @@ func (h *Hub) evictOneLocked(now time.Time, idle time.Duration) bool {
 			u.touch(st, now)
 			continue
 		}
-		for _, f := range st.frames[st.fhead:] {
-			if int(f.partition) < len(h.starts) {
-				h.starts[f.partition] = max(h.starts[f.partition], f.offset+1)
+		for _, pos := range st.kept[st.khead:] {
+			if e := h.hist.at(pos); int(e.partition) < len(h.starts) {
+				h.starts[e.partition] = max(h.starts[e.partition], e.offset+1)
 			}
 		}
 		u.remove(st)
