@@ -49,6 +49,9 @@ type benchConfig struct {
 	reference   bool
 	serveRef    string // the reference writer's own listen address (child)
 	refBase     int64
+	// The rest of a full market: quotes for symbols no stream watches.
+	bgRate    float64
+	bgSymbols int
 }
 
 // benchReport is the one JSON line `tape bench` prints.
@@ -64,11 +67,15 @@ type benchReport struct {
 	MaxRate     float64 `json:"max_rate,omitempty"`
 	// BytesPerEvent is what the streams received (events, snapshots,
 	// heartbeats) per quote event, in bytes.
-	BytesPerEvent float64      `json:"bytes_per_event"`
-	DurationS     float64      `json:"duration_s"`
-	Produced      int64        `json:"produced"`
-	EventsPerS    float64      `json:"events_per_s"`
-	Latency       benchLatency `json:"latency_ms"`
+	BytesPerEvent float64 `json:"bytes_per_event"`
+	DurationS     float64 `json:"duration_s"`
+	Produced      int64   `json:"produced"`
+	// BackgroundProduced counts the quotes of --background-rate produced
+	// during the measured window (symbols no stream watches): the input a
+	// node follows beside its streams.
+	BackgroundProduced int64        `json:"background_produced,omitempty"`
+	EventsPerS         float64      `json:"events_per_s"`
+	Latency            benchLatency `json:"latency_ms"`
 	bench.Result
 	// KafkaLatency is what a plain consumer of the same topic sees from ts
 	// to receipt: the part of Latency that is not the node's.
@@ -119,6 +126,8 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	fs.BoolVar(&c.reference, "reference", false, "after the node, run a bare-socket reference writer (a child process: one pre-encoded write per delivery) with the same load and report both CPU costs per delivery and their ratio")
 	fs.StringVar(&c.serveRef, "serve-reference", "", "internal: be the reference writer on this address")
 	fs.Int64Var(&c.refBase, "reference-base", 0, "internal: the reference writer's first sequence number")
+	fs.Float64Var(&c.bgRate, "background-rate", 0, "also produce this many quotes a second for symbols no stream watches (the rest of a full market, named U00000, U00001, ...), to measure a node's input while it serves")
+	fs.IntVar(&c.bgSymbols, "background-symbols", 1000, "how many symbols --background-rate spreads over")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "measured time")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "time the producer runs before measuring")
 	fs.StringVar(&c.via, "via", "quotes", "quotes: canonical events straight to the quotes topic (the node alone); raw: Polygon messages to the raw topic (through an ingester)")
@@ -155,6 +164,8 @@ func runBench(ctx context.Context, args []string, env environ) error {
 		return errors.New("bench: want --subscribers ≥ 1 and 1 ≤ --symbols-per-sub ≤ --symbols ≤ 99999")
 	case !(c.rate >= 0 && c.rate <= 1e7), c.duration <= 0, c.warmup < 0: // NaN too
 		return errors.New("bench: --rate must not be negative, --duration must be positive")
+	case !(c.bgRate >= 0 && c.bgRate <= 1e7), c.bgSymbols < 1 || c.bgSymbols > 99999:
+		return errors.New("bench: --background-rate must be 0 to 1e7, --background-symbols 1 to 99999")
 	case c.encoding != "full" && c.encoding != "delta":
 		return errors.New("bench: --encoding must be full or delta")
 	case c.maxRate != 0 && !(c.maxRate >= tape.MinMaxRate && c.maxRate <= tape.MaxMaxRate):
@@ -257,6 +268,21 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	} else {
 		close(probeDone)
 	}
+	var bg *benchProducer
+	bgDone := make(chan error, 1)
+	if c.bgRate > 0 {
+		bc := c
+		bc.rate, bc.via = c.bgRate, "quotes"
+		names := make([]string, c.bgSymbols)
+		for i := range names {
+			names[i] = fmt.Sprintf("U%05d", i)
+		}
+		bg = newBenchProducer(bc, brokers, names, base)
+		bg.w.BatchSize = 10000
+		go func() { bgDone <- bg.run(pctx) }()
+	} else {
+		bgDone <- nil
+	}
 	if c.rate > 0 {
 		go func() { prodDone <- prod.run(pctx) }()
 	} else {
@@ -266,6 +292,10 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	case <-time.After(c.warmup):
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	var bg0 int64
+	if bg != nil {
+		bg0 = bg.written.Load()
 	}
 	self0, _ := bench.ReadProc(os.Getpid())
 	srv0, _ := bench.ReadProc(pid)
@@ -281,6 +311,9 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	}
 	srv1, _ := bench.ReadProc(pid)
 	self1, _ := bench.ReadProc(os.Getpid())
+	if bg != nil {
+		rep.BackgroundProduced = bg.written.Load() - bg0
+	}
 	elapsed := time.Since(t0)
 	load.Record(false)
 	probeOn.Store(false)
@@ -290,6 +323,9 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	}
 	pcancel()
 	<-probeDone
+	if err := <-bgDone; err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("bench: background producer: %w", err)
+	}
 	if err := <-prodDone; err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("bench: producer: %w", err)
 	}
@@ -511,6 +547,7 @@ type benchProducer struct {
 	seq      []int64
 	base     int64
 	sent     int64
+	written  atomic.Int64 // sent and acknowledged, for readers on other goroutines
 }
 
 func newBenchProducer(c benchConfig, brokers []string, universe []string, base int64) *benchProducer {
@@ -588,7 +625,7 @@ func (p *benchProducer) run(ctx context.Context) error {
 	for {
 		due := int64(time.Since(start).Seconds() * p.c.rate)
 		batch = batch[:0]
-		for ; p.sent < due && len(batch) < 1000; p.sent++ {
+		for ; p.sent < due && len(batch) < p.w.BatchSize; p.sent++ {
 			i := int(p.sent % int64(len(p.universe)))
 			p.seq[i]++
 			batch = append(batch, p.message(i, p.base+p.seq[i], time.Now()))
@@ -602,6 +639,7 @@ func (p *benchProducer) run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			p.written.Store(p.sent)
 		}
 		next := start.Add(time.Duration(float64(p.sent+1) / p.c.rate * float64(time.Second)))
 		select {
