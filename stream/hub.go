@@ -176,6 +176,7 @@ type frame struct {
 	wireLen         int32
 	dataAt, dataLen int32
 	idAt, idLen     uint16
+	owned           bool // it belongs to one stream (ownedFrameLocked)
 }
 
 // wire is the whole encoded event.
@@ -631,7 +632,14 @@ func encodeFrame(f *frame, a *arena, enc Encoder, event string, id, data []byte)
 	// SSE adds 21 bytes around an event's name, id and data; more when
 	// the data has line ends, and then append moves past the room given.
 	need := len(id) + len(event) + len(data) + 32
-	buf := a.room(need)
+	buf := fillFrame(f, a.room(need), enc, event, id, data)
+	a.keep(buf)
+	f.buf = buf[:len(buf):len(buf)]
+}
+
+// fillFrame appends the event to buf, sets f's places in it and returns
+// buf; f.buf is the caller's to set.
+func fillFrame(f *frame, buf []byte, enc Encoder, event string, id, data []byte) []byte {
 	buf = enc.AppendEvent(buf, event, id, data)
 	wireLen := len(buf)
 	idAt := 0
@@ -651,10 +659,40 @@ func encodeFrame(f *frame, a *arena, enc Encoder, event string, id, data []byte)
 		dataAt = len(buf)
 		buf = append(buf, data...)
 	}
-	a.keep(buf)
-	f.buf = buf[:len(buf):len(buf)]
 	f.wireLen, f.dataAt, f.dataLen = int32(wireLen), int32(dataAt), int32(len(data))
 	f.idAt, f.idLen = uint16(idAt), uint16(len(id))
+	return buf
+}
+
+// ownedFrames holds frames that belonged to one stream (snapshots) once
+// they are written, with their buffers, for the next stream that opens:
+// a storm of new streams then reuses a few buffers rather than leaving a
+// snapshot's worth of garbage behind each, which is what grew a node's
+// heap (and RSS) while streams opened.
+var ownedFrames = sync.Pool{New: func() any { return new(frame) }}
+
+// maxOwnedBuf bounds the buffers ownedFrames keeps (a snapshot of 50
+// quotes).
+const maxOwnedBuf = 16 << 10
+
+// ownedFrameLocked encodes an event for one stream, whose id is the token
+// for the hub's offsets, in a frame from ownedFrames; Subscriber.WriteTo
+// puts it back once written.
+func (h *Hub) ownedFrameLocked(event string, data []byte) *frame {
+	f := ownedFrames.Get().(*frame)
+	buf := f.buf[:0]
+	*f = frame{owned: true}
+	h.idBuf = appendToken(h.idBuf[:0], h.fingerprint, h.offsets)
+	f.buf = fillFrame(f, buf, h.enc, event, h.idBuf, data)
+	return f
+}
+
+// releaseOwned puts a written frame from ownedFrameLocked back.
+func releaseOwned(f *frame) {
+	if f.owned && cap(f.buf) <= maxOwnedBuf {
+		f.owned = false
+		ownedFrames.Put(f)
+	}
 }
 
 // deliverLocked queues f, or its delta d when d is not nil and the
@@ -797,9 +835,6 @@ func (h *Hub) SubscribeWith(symbols []tape.Symbol, lastEventID string, opts Opti
 		return nil, fmt.Errorf("stream: %d symbols, limit %d: %w", len(symbols), h.cfg.MaxSymbols, tape.ErrTooMany)
 	}
 	own := make([]tape.Symbol, len(symbols))
-	for i, s := range symbols {
-		own[i] = tape.Symbol(strings.Clone(string(s)))
-	}
 	token := []byte(lastEventID)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -810,6 +845,16 @@ func (h *Hub) SubscribeWith(symbols []tape.Symbol, lastEventID string, opts Opti
 		return nil, ErrNotReady
 	case h.nsubs >= h.cfg.MaxSubscribers:
 		return nil, ErrFull
+	}
+	// The stream keeps its symbols past the request whose buffers they
+	// may point into: the hub's own copy where it knows the symbol, else
+	// a copy of its own.
+	for i, s := range symbols {
+		if st := h.symbols.get(s); st != nil {
+			own[i] = st.sym
+		} else {
+			own[i] = tape.Symbol(strings.Clone(string(s)))
+		}
 	}
 	sub := newSubscriber(h, own)
 	sub.SetMaxRate(opts.MaxRate)
@@ -888,7 +933,7 @@ func (h *Hub) snapshotLocked(symbols []tape.Symbol, reason string) *frame {
 	}
 	data = append(data, "]}"...)
 	h.scratch = data
-	f := h.newFrameLocked(&h.passing, "snapshot", h.offsets, data)
+	f := h.ownedFrameLocked("snapshot", data)
 	f.seq, f.partition, f.offset, f.key = h.seq, -1, -1, keySnapshot
 	return f
 }

@@ -280,6 +280,13 @@ func (s *Subscriber) WriteTo(w io.Writer) (int64, error) {
 			werr = e
 		}
 	}
+	for _, list := range [][]*frame{batch, late} {
+		for _, f := range list {
+			if f.owned {
+				releaseOwned(f)
+			}
+		}
+	}
 	clear(batch)
 	s.mu.Lock()
 	if cap(batch) <= 4*s.hub.cfg.SubscriberBuffer {
