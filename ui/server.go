@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -648,21 +649,27 @@ func (s *Server) symbols(raw string, required bool) ([]tape.Symbol, error) {
 		}
 		return nil, nil
 	}
-	parts := strings.Split(raw, ",")
-	if len(parts) > s.cfg.MaxSymbols {
-		return nil, errorf(fiber.StatusBadRequest, "too_many_symbols", "%d symbols requested, the limit is %d", len(parts), s.cfg.MaxSymbols)
+	n := strings.Count(raw, ",") + 1
+	if n > s.cfg.MaxSymbols {
+		return nil, errorf(fiber.StatusBadRequest, "too_many_symbols", "%d symbols requested, the limit is %d", n, s.cfg.MaxSymbols)
 	}
-	out := make([]tape.Symbol, 0, len(parts))
+	// Every stream opening parses its list: no slice of parts and no set
+	// for a short list, whose repeats a scan of out finds.
+	out := make([]tape.Symbol, 0, n)
 	var bad []string
-	seen := make(map[tape.Symbol]bool, len(parts))
-	for _, p := range parts {
+	var seen map[tape.Symbol]bool
+	if n > 32 {
+		seen = make(map[tape.Symbol]bool, n)
+	}
+	for p := range strings.SplitSeq(raw, ",") {
 		sym, err := tape.ParseSymbolString(strings.TrimSpace(p))
-		if err != nil {
-			bad = append(bad, p)
-			continue
-		}
-		if !seen[sym] {
+		switch {
+		case err != nil:
+			bad = append(bad, strings.Clone(p))
+		case seen != nil && !seen[sym]:
 			seen[sym] = true
+			out = append(out, sym)
+		case seen == nil && !slices.Contains(out, sym):
 			out = append(out, sym)
 		}
 	}
