@@ -107,6 +107,7 @@ func (p *writerPool) work() {
 type poolWorker struct {
 	pool *writerPool
 	buf  []byte
+	raw  rawWrite
 }
 
 // appendWriter is an io.Writer appending to a byte slice.
@@ -210,7 +211,7 @@ func (w *poolWorker) serve(c *sseConn) {
 		w.buf = nil
 	}
 	if len(out) > 0 {
-		n, werr := c.writeNow(out)
+		n, werr := w.raw.to(c, out)
 		c.srv.bytesSent.Add(int64(n))
 		switch {
 		case werr == syscall.EAGAIN:
@@ -273,35 +274,52 @@ func (c *sseConn) release() {
 	}
 }
 
-// writeNow writes p without waiting for the socket: it returns EAGAIN with
-// the count written when the socket's buffer is full.
-func (c *sseConn) writeNow(p []byte) (int, error) {
-	var n int
-	var werr error
-	err := c.raw.Control(func(fd uintptr) {
-		for len(p) > 0 {
-			k, e := syscall.Write(int(fd), p)
-			if k > 0 {
-				n += k
-				p = p[k:]
-			}
-			if e == syscall.EINTR {
-				continue
-			}
-			if e != nil {
-				werr = e
-				return
-			}
-			if k <= 0 {
-				werr = syscall.EIO
-				return
-			}
-		}
-	})
+// to writes p to c's socket without waiting: it returns EAGAIN with the
+// count written when the socket's buffer is full.
+//
+// The function given to RawConn.Control is made once per worker: a
+// closure made per write escapes to the heap, an allocation per write.
+func (w *rawWrite) to(c *sseConn, p []byte) (int, error) {
+	if w.fn == nil {
+		w.fn = w.write
+	}
+	w.p, w.n, w.err = p, 0, nil
+	err := c.raw.Control(w.fn)
+	n, werr := w.n, w.err
+	w.p, w.err = nil, nil
 	if err != nil {
 		return n, err
 	}
 	return n, werr
+}
+
+// rawWrite is a worker's write to a socket's descriptor.
+type rawWrite struct {
+	p   []byte
+	n   int
+	err error
+	fn  func(fd uintptr)
+}
+
+func (w *rawWrite) write(fd uintptr) {
+	for len(w.p) > 0 {
+		k, e := syscall.Write(int(fd), w.p)
+		if k > 0 {
+			w.n += k
+			w.p = w.p[k:]
+		}
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != nil {
+			w.err = e
+			return
+		}
+		if k <= 0 {
+			w.err = syscall.EIO
+			return
+		}
+	}
 }
 
 // writeSlow sends p, waiting for the socket at most the stall timeout (a
