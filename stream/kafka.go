@@ -104,7 +104,10 @@ func (h *Hub) Consume(ctx context.Context, cfg KafkaConfig) error {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	// The transport refreshes its metadata every few seconds: of the one
+	// topic this client asks about, not of every topic in the cluster.
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second,
+		Transport: &kafka.Transport{MetadataTopics: []string{cfg.Topic}}}
 
 	parts, clusterID, err := waitTopic(ctx, client, cfg.Topic, log, h.SetFeedError)
 	if err != nil {
