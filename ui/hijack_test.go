@@ -14,9 +14,10 @@ import (
 )
 
 // TestStreamOnTakenOverConnection checks the wire of a stream written
-// straight to its connection: a valid chunked HTTP/1.1 response with the
-// headers every handler set, events in order, and at shutdown a retry
-// hint, the last chunk and the connection closed.
+// straight to its connection: a valid HTTP/1.1 response with the headers
+// every handler set, whose body is the events as they are (no chunk
+// framing) and ends when the connection closes, events in order, and at
+// shutdown a retry hint and the connection closed.
 func TestStreamOnTakenOverConnection(t *testing.T) {
 	f := newFake()
 	base, srv := serve(t, ui.Config{NodeID: "n1", CORSOrigins: []string{"https://a.example"}}, f)
@@ -39,8 +40,9 @@ func TestStreamOnTakenOverConnection(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	if res.StatusCode != 200 || len(res.TransferEncoding) != 1 || res.TransferEncoding[0] != "chunked" {
-		t.Fatalf("status %d, transfer encoding %v; want 200 chunked", res.StatusCode, res.TransferEncoding)
+	if res.StatusCode != 200 || len(res.TransferEncoding) != 0 || res.ContentLength != -1 || !res.Close {
+		t.Fatalf("status %d, transfer encoding %v, length %d, close %v; want 200, none, unknown, close",
+			res.StatusCode, res.TransferEncoding, res.ContentLength, res.Close)
 	}
 	body := bufio.NewReader(res.Body)
 	readUntil := func(want string) string {
@@ -68,7 +70,7 @@ func TestStreamOnTakenOverConnection(t *testing.T) {
 	go srv.Shutdown(context.Background())
 	readUntil("retry: ")
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if rest, err := io.ReadAll(body); err != nil { // the last chunk ends the body cleanly
+	if rest, err := io.ReadAll(body); err != nil { // the close ends the body cleanly
 		t.Fatalf("end of stream: %v (after %q)", err, rest)
 	}
 	if _, err := br.ReadByte(); err != io.EOF {

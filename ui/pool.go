@@ -118,8 +118,6 @@ func (w appendWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-var lastChunk = []byte("0\r\n\r\n")
-
 // heartbeatLine is an SSE comment: it keeps proxies from closing an idle
 // stream, and a write to a dead client fails, which is how it is noticed.
 var heartbeatLine = []byte(": \n\n")
@@ -149,7 +147,7 @@ func (w *poolWorker) serve(c *sseConn) {
 	}
 	// Room in front of the chunk for the response headers (first write
 	// only) and the chunk's size line, filled in once the size is known.
-	room := len(c.head) + chunkRoom
+	room := len(c.head)
 	b := w.buf[:0]
 	if cap(b) < room+512 {
 		b = make([]byte, 0, max(room+512, 4096))
@@ -174,35 +172,10 @@ func (w *poolWorker) serve(c *sseConn) {
 		b = append(b, heartbeatLine...)
 	}
 	start := room
-	if len(b) > room && !c.chunked { // an HTTP/1.0 body: the bytes as they are
-		if c.head != nil {
-			start -= len(c.head)
-			copy(b[start:], c.head)
-			c.head = nil
-		}
-	} else if len(b) > room { // frame the chunk
-		size := len(b) - room
-		var line [chunkRoom]byte
-		n := len(line) - 2
-		line[n], line[n+1] = '\r', '\n'
-		for v := size; ; v >>= 4 {
-			n--
-			line[n] = "0123456789abcdef"[v&0xf]
-			if v < 16 {
-				break
-			}
-		}
-		start = room - (len(line) - n)
-		copy(b[start:], line[n:])
-		b = append(b, '\r', '\n')
-		if c.head != nil {
-			start -= len(c.head)
-			copy(b[start:], c.head)
-			c.head = nil
-		}
-	}
-	if ending && c.head == nil && c.chunked {
-		b = append(b, lastChunk...)
+	if len(b) > room && c.head != nil { // the first write sends the headers
+		start -= len(c.head)
+		copy(b[start:], c.head)
+		c.head = nil
 	}
 	out := b[start:]
 	if cap(b) <= maxKeptBuffer {
@@ -235,17 +208,16 @@ func (w *poolWorker) serve(c *sseConn) {
 
 // sseConn is one stream on a taken-over connection.
 type sseConn struct {
-	srv     *Server
-	pool    *writerPool
-	conn    net.Conn
-	raw     syscall.RawConn
-	sub     Stream
-	client  netip.Addr
-	chunked bool // HTTP/1.1: chunked body; HTTP/1.0: the body ends at close
-	retry   time.Duration
-	stall   time.Duration
-	head    []byte // response headers, until the first write
-	index   int    // in srv.conns; guarded by srv.connMu
+	srv    *Server
+	pool   *writerPool
+	conn   net.Conn
+	raw    syscall.RawConn
+	sub    Stream
+	client netip.Addr
+	retry  time.Duration
+	stall  time.Duration
+	head   []byte // response headers, until the first write
+	index  int    // in srv.conns; guarded by srv.connMu
 
 	sched   atomic.Int32
 	wrote   atomic.Bool // written since the last heartbeat check
@@ -443,7 +415,7 @@ func (c *sseConn) freeSlot() {
 var errNotTCP = errors.New("ui: stream connection has no file descriptor")
 
 // startStream registers a stream on a taken-over connection with the pool.
-func (s *Server) startStream(conn net.Conn, head []byte, sub Stream, client netip.Addr, chunked bool) error {
+func (s *Server) startStream(conn net.Conn, head []byte, sub Stream, client netip.Addr) error {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return errNotTCP
@@ -452,7 +424,7 @@ func (s *Server) startStream(conn net.Conn, head []byte, sub Stream, client neti
 	if err != nil {
 		return err
 	}
-	c := &sseConn{srv: s, pool: s.pool, conn: conn, raw: raw, sub: sub, client: client, chunked: chunked,
+	c := &sseConn{srv: s, pool: s.pool, conn: conn, raw: raw, sub: sub, client: client,
 		retry: s.cfg.Retry, stall: s.cfg.StallTimeout, head: head}
 	s.streams.Add(1)
 	s.open.Add(1)

@@ -423,9 +423,8 @@ func (s *Server) events(c *fiber.Ctx) error {
 	// handler returns: what it needs is copied out of c first, and every
 	// resource it takes is taken and released there, so no exit path of
 	// the request can leak a slot.
-	chunked := c.Request().Header.IsHTTP11()
-	takeOver(c, chunked, func(conn net.Conn, head []byte) {
-		s.openStream(conn, head, syms, lastID, opts, client, chunked)
+	takeOver(c, func(conn net.Conn, head []byte) {
+		s.openStream(conn, head, syms, lastID, opts, client)
 	})
 	return nil
 }
@@ -439,7 +438,7 @@ func setStreamHeaders(c *fiber.Ctx) {
 
 // openStream subscribes and hands the connection to the writer pool; on
 // failure it answers with the error and closes the connection.
-func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, lastID string, opts StreamOptions, client netip.Addr, chunked bool) {
+func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, lastID string, opts StreamOptions, client netip.Addr) {
 	var sub Stream
 	acquired, started := false, false
 	defer func() {
@@ -467,7 +466,7 @@ func (s *Server) openStream(conn net.Conn, head []byte, syms []tape.Symbol, last
 		s.writeRawError(conn, s.fail(err))
 		return
 	}
-	if err := s.startStream(conn, head, sub, client, chunked); err != nil {
+	if err := s.startStream(conn, head, sub, client); err != nil {
 		s.cfg.Logger.Error("ui: cannot stream", "err", err)
 		sub.Close()
 		s.clients.release(client)
