@@ -175,7 +175,7 @@ func FuzzParseEvent(f *testing.F) {
 
 // FuzzParseQuote checks that whatever ParseQuote accepts survives the
 // trip through AppendJSON unchanged, and through the binary form a node's
-// history keeps.
+// history keeps, and that ParseQuoteView reads the same.
 func FuzzParseQuote(f *testing.F) {
 	f.Add([]byte(`{"symbol":"AAPL","kind":"trade","bid":"187.42","ask":"187.44","bid_size":"100","ask_size":"300","last":"187.43","last_size":"100","volume":"125000","open":"186.10","high":"188.00","low":"185.95","state":"","day":"2026-11-20","ts":"2026-11-20T14:30:01.123000000Z","source":"polygon","origin":"feeds.raw/2/1207/0","seq":"3/5521"}`))
 	f.Add([]byte(`{"symbol":"AAPL","bid":"187.42","bid_size":100,"volume":125000,"ts":"2026-11-20T14:30:01Z","seq":null}`))
@@ -184,6 +184,9 @@ func FuzzParseQuote(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, err := tape.ParseQuote(b)
+		if view, verr := tape.ParseQuoteView(b); view != q || (verr == nil) != (err == nil) {
+			t.Fatalf("ParseQuoteView %+v, %v; ParseQuote %+v, %v", view, verr, q, err)
+		}
 		if err != nil {
 			if tape.ErrorCode(err) == tape.ECodeInvalid {
 				t.Fatalf("error without a code: %v", err)

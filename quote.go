@@ -3,6 +3,7 @@ package tape
 import (
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Quote is the current state of one symbol as its Fold builds it: the
@@ -215,6 +216,19 @@ func (f *quoteFields) set(key []byte, v JSONValue) {
 // are *Error. It allocates only the origin string: symbols and common
 // sources are interned.
 func ParseQuote(b []byte) (Quote, error) {
+	return parseQuote(b, false)
+}
+
+// ParseQuoteView is ParseQuote without the allocation of the origin: the
+// quote's Origin is a view of b's bytes, valid only while b is unchanged.
+// A caller that keeps the quote past that must copy Origin first; a web
+// node copies it into a buffer of the symbol's own, so that applying a
+// record allocates nothing.
+func ParseQuoteView(b []byte) (Quote, error) {
+	return parseQuote(b, true)
+}
+
+func parseQuote(b []byte, view bool) (Quote, error) {
 	var q Quote
 	var f quoteFields
 	sc := jsonScanner{data: b}
@@ -228,10 +242,10 @@ func ParseQuote(b []byte) (Quote, error) {
 	if err := sc.end(); err != nil {
 		return q, err
 	}
-	return q, f.quote(&q)
+	return q, f.quote(&q, view)
 }
 
-func (f *quoteFields) quote(q *Quote) error {
+func (f *quoteFields) quote(q *Quote, view bool) error {
 	var err error
 	if q.Symbol, err = jsonSymbol(f.symbol); err != nil {
 		return err
@@ -279,7 +293,12 @@ func (f *quoteFields) quote(q *Quote) error {
 	if q.Source, err = jsonFreeText(f.source, MaxSourceLen, errSource); err != nil {
 		return err
 	}
-	if q.Origin, err = jsonFreeText(f.origin, MaxOriginLen, errOrigin); err != nil {
+	if view && f.origin.kind == JSONString && !f.origin.escaped && len(f.origin.raw) > 0 {
+		if len(f.origin.raw) > MaxOriginLen {
+			return errOrigin
+		}
+		q.Origin = unsafe.String(unsafe.SliceData(f.origin.raw), len(f.origin.raw))
+	} else if q.Origin, err = jsonFreeText(f.origin, MaxOriginLen, errOrigin); err != nil {
 		return err
 	}
 	if !printable(q.Source) {

@@ -234,6 +234,7 @@ type Hub struct {
 	scratch     []byte
 	idBuf       []byte
 	prevQuote   tape.Quote
+	prevOrigin  []byte // prevQuote's origin, copied out of the symbol's buffer
 	// Frames of the quotes topic's records, which history keeps, come
 	// from arena; those only delivered (deltas, snapshots, status and
 	// nodes events) from passing, so that they never hold a history
@@ -479,7 +480,7 @@ func (h *Hub) ApplyBatch(p int, recs []Record) {
 		}
 	}()
 	for i, r := range recs {
-		qs[i].q, qs[i].err = tape.ParseQuote(r.Value)
+		qs[i].q, qs[i].err = tape.ParseQuoteView(r.Value) // origins copied where kept (keepOrigin)
 	}
 	now := time.Now()
 	h.mu.Lock()
@@ -540,8 +541,11 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	if live {
 		if len(h.subs[q.Symbol]) > 0 {
 			h.prevQuote = st.quote
+			h.prevOrigin = append(h.prevOrigin[:0], st.quote.Origin...)
+			h.prevQuote.Origin = viewString(h.prevOrigin)
 			prev = &h.prevQuote
 		}
+		st.keepOrigin(q)
 		st.quote = *q
 		st.record(q)
 		h.movers.update(st)
@@ -766,7 +770,7 @@ func (h *Hub) quotesLocked(symbols []tape.Symbol) []tape.Quote {
 	out := make([]tape.Quote, 0, len(symbols))
 	for _, s := range symbols {
 		if st := h.symbols.get(s); st != nil && !st.quote.Time.IsZero() {
-			out = append(out, st.quote)
+			out = append(out, st.current())
 		}
 	}
 	return out
@@ -791,7 +795,7 @@ func (h *Hub) Page(after tape.Symbol, limit int) (quotes []tape.Quote, more bool
 			more = true
 			return false
 		}
-		quotes = append(quotes, st.quote)
+		quotes = append(quotes, st.current())
 		return true
 	})
 	return quotes, more

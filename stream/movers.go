@@ -90,21 +90,21 @@ func (h *Hub) Movers(n int) Movers {
 		if k.v <= 0 || len(out.Gainers) == n {
 			return false
 		}
-		out.Gainers = append(out.Gainers, k.st.quote)
+		out.Gainers = append(out.Gainers, k.st.current())
 		return true
 	})
 	h.movers.byChange.Ascend(func(k moverKey) bool {
 		if k.v >= 0 || len(out.Losers) == n {
 			return false
 		}
-		out.Losers = append(out.Losers, k.st.quote)
+		out.Losers = append(out.Losers, k.st.current())
 		return true
 	})
 	h.movers.byVolume.Descend(func(k moverKey) bool {
 		if len(out.Active) == n {
 			return false
 		}
-		out.Active = append(out.Active, k.st.quote)
+		out.Active = append(out.Active, k.st.current())
 		return true
 	})
 	return out

@@ -1,7 +1,9 @@
 package stream
 
 import (
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/google/btree"
 
@@ -16,6 +18,7 @@ type symbolState struct {
 	// repeats after a crash.
 	quote  tape.Quote
 	framed tape.Seq
+	origin []byte // the bytes of quote.Origin (keepOrigin)
 	// live is the hub sequence number of the frame that made quote (0
 	// when quote came from elsewhere, a seed): a delta follows only it.
 	live uint64
@@ -38,6 +41,33 @@ type symbolState struct {
 	// the universe's list ordered by it.
 	touched    time.Time
 	prev, next *symbolState
+}
+
+// keepOrigin copies q's origin, which may be a view of the record being
+// applied (tape.ParseQuoteView), into the symbol's own buffer and points
+// q's at it, so that keeping a symbol's current quote allocates nothing.
+// The buffer is overwritten by the next update: the current quote is read
+// under the hub's lock, and whatever leaves it goes through current.
+func (st *symbolState) keepOrigin(q *tape.Quote) {
+	st.origin = append(st.origin[:0], q.Origin...)
+	q.Origin = viewString(st.origin)
+}
+
+// current returns the symbol's current quote with an origin of its own,
+// for use outside the hub's lock.
+func (st *symbolState) current() tape.Quote {
+	q := st.quote
+	q.Origin = strings.Clone(q.Origin)
+	return q
+}
+
+// viewString is b's bytes as a string without a copy: b must not change
+// while the string is in use (see keepOrigin).
+func viewString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // RecentTicks is how many past marks a hub keeps per symbol for

@@ -236,3 +236,44 @@ func TestRecentKeepsTheLastMarksOfASymbol(t *testing.T) {
 		}
 	}
 }
+
+// TestAQuoteReadKeepsItsOriginAfterLaterUpdates: a node keeps a symbol's
+// origin in a buffer of the symbol's own, rewritten by each update; a
+// quote read from the node (quotes, pages) keeps the origin it was read
+// with, and every event carries its own record's origin.
+func TestAQuoteReadKeepsItsOriginAfterLaterUpdates(t *testing.T) {
+	h := newHub(t, stream.Config{})
+	origins := []string{"feeds.raw/3/123456/7", "feeds.raw/0/1/0", "x/0/9/0", ""} // the longest first: later ones are written over it
+	apply := func(i int) {
+		q := tape.Quote{Symbol: "AAPL", Kind: tape.KindQuote, Bid: tape.MustPrice("100"), Ask: tape.MustPrice("100.02"),
+			Time: t0.Add(time.Duration(i) * time.Second), Source: "test", Origin: origins[i], Seq: tape.Seq{Partition: 0, Offset: int64(i)}}
+		h.Apply(0, int64(i), q.AppendJSON(nil), int64(i)+1)
+	}
+	apply(0)
+	sub, err := h.Subscribe([]tape.Symbol{"AAPL"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	drain(t, sub) // the snapshot
+	first := h.Quotes([]tape.Symbol{"AAPL"})
+	page, _ := h.Page("", 10)
+	for i := 1; i < len(origins); i++ {
+		apply(i)
+	}
+	if len(first) != 1 || first[0].Origin != origins[0] || len(page) != 1 || page[0].Origin != origins[0] {
+		t.Fatalf("quotes read before later updates changed: %+v, %+v", first, page)
+	}
+	if now := h.Quotes([]tape.Symbol{"AAPL"}); len(now) != 1 || now[0].Origin != "" {
+		t.Fatalf("current quote %+v, want the last update's empty origin", now)
+	}
+	evs := drain(t, sub)
+	if len(evs) != len(origins)-1 {
+		t.Fatalf("%d events, want %d: %+v", len(evs), len(origins)-1, evs)
+	}
+	for i, ev := range evs {
+		if want := fmt.Sprintf(`"origin":%q`, origins[i+1]); !strings.Contains(ev.Data, want) {
+			t.Errorf("event %d: %s, want %s", i, ev.Data, want)
+		}
+	}
+}
