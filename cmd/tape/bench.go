@@ -155,7 +155,7 @@ func runBench(ctx context.Context, args []string, env environ) error {
 	}
 	c.symbols = len(universe)
 	if c.serveRef != "" {
-		return serveReference(ctx, c.serveRef, universe, c.rate, c.refBase, env.stdout)
+		return serveReference(ctx, c.serveRef, universe, c.rate, c.refBase, c.encoding == "delta", env.stdout)
 	}
 	switch {
 	case c.via != "quotes" && c.via != "raw":

@@ -20,9 +20,10 @@ import (
 
 // The reference writer is the floor tape's fan-out is judged against: a
 // bare Go program, no framework, no Kafka, that encodes each quote once
-// (the same shape and size as a node's quote events, chunked as a node
-// sends them over HTTP/1.1) and writes it to every stream of its symbol
-// with one write per delivery. `tape bench --reference` runs it as a
+// (the same shape and size as a node's events in the run's --encoding,
+// full quotes or deltas, in a body that ends at the close as a node's
+// does) and writes it to every stream of its symbol with one write per
+// delivery. `tape bench --reference` runs it as a
 // child process after the node's run, with the same streams, symbols,
 // rate and duration, and reports the CPU per delivery of both and their
 // ratio, so the figure holds for the machine and the moment it ran on.
@@ -52,7 +53,7 @@ func runReference(ctx context.Context, c benchConfig, universe []string) (refRep
 	defer cancel()
 	cmd := exec.CommandContext(ctx, self, "bench", "--serve-reference", "127.0.0.1:0",
 		"--symbols", strings.Join(universe, ","), "--rate", strconv.FormatFloat(c.rate, 'g', -1, 64),
-		"--reference-base", strconv.FormatInt(base, 10))
+		"--reference-base", strconv.FormatInt(base, 10), "--encoding", c.encoding)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return rr, err
@@ -125,7 +126,7 @@ func runReference(ctx context.Context, c benchConfig, universe []string) (refRep
 
 // serveReference is the child: it prints its base URL on stdout, then
 // serves streams until its parent ends it or closes its stdin.
-func serveReference(ctx context.Context, addr string, universe []string, rate float64, base int64, stdout io.Writer) error {
+func serveReference(ctx context.Context, addr string, universe []string, rate float64, base int64, delta bool, stdout io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -137,7 +138,8 @@ func serveReference(ctx context.Context, addr string, universe []string, rate fl
 		return err
 	}
 	defer ln.Close()
-	r := &refWriter{subs: make(map[string][]net.Conn), seq: make([]int64, len(universe)), universe: universe}
+	r := &refWriter{subs: make(map[string][]net.Conn), seq: make([]int64, len(universe)), universe: universe,
+		delta: delta, last: make([]time.Time, len(universe))}
 	for i := range r.seq {
 		r.seq[i] = base
 	}
@@ -165,6 +167,10 @@ type refWriter struct {
 	subs     map[string][]net.Conn
 	seq      []int64 // per symbol of universe, the last number sent
 	universe []string
+	// With delta, quotes after the snapshot are sent as a node's deltas
+	// (tape.Quote.AppendDelta) from the one last sent, whose time is last.
+	delta bool
+	last  []time.Time
 }
 
 // open reads a stream's request, answers with a snapshot and registers it.
@@ -204,13 +210,13 @@ func (r *refWriter) open(conn net.Conn) {
 		if i > 0 {
 			snap = append(snap, ',')
 		}
-		q := refQuote(s, r.seqOf(s), time.Now())
+		q := r.quoteOf(s)
 		snap = q.AppendJSON(snap)
 	}
 	snap = append(snap, "]}"...)
-	head := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"
+	head := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
 	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := conn.Write(append([]byte(head), refChunk("snapshot", snap)...)); err != nil {
+	if _, err := conn.Write(append([]byte(head), refEvent("snapshot", snap)...)); err != nil {
 		conn.Close()
 		return
 	}
@@ -221,13 +227,18 @@ func (r *refWriter) open(conn net.Conn) {
 	}
 }
 
-func (r *refWriter) seqOf(sym string) int64 {
+// quoteOf is what a client holds of sym once the last quote sent is
+// applied: its number and, in delta mode, its time.
+func (r *refWriter) quoteOf(sym string) tape.Quote {
 	for i, s := range r.universe {
 		if s == sym {
-			return r.seq[i]
+			if r.last[i].IsZero() {
+				r.last[i] = time.Now()
+			}
+			return refQuote(sym, r.seq[i], r.last[i])
 		}
 	}
-	return 0
+	return refQuote(sym, 0, time.Now())
 }
 
 // produce makes rate quotes a second over the universe, in turn, and
@@ -253,10 +264,17 @@ func (r *refWriter) produce(ctx context.Context, rate float64) {
 				r.seq[i]++
 				sym := r.universe[i]
 				q := refQuote(sym, r.seq[i], time.Now())
-				chunk := refChunk("quote", q.AppendJSON(nil))
+				var ev []byte
+				if r.delta {
+					prev := refQuote(sym, r.seq[i]-1, r.last[i])
+					ev = refEvent("", q.AppendDelta(nil, &prev))
+				} else {
+					ev = refEvent("quote", q.AppendJSON(nil))
+				}
+				r.last[i] = q.Time
 				conns := r.subs[sym]
 				for k := 0; k < len(conns); k++ {
-					if _, err := conns[k].Write(chunk); err != nil {
+					if _, err := conns[k].Write(ev); err != nil {
 						conns[k].Close()
 						conns = append(conns[:k], conns[k+1:]...)
 						k--
@@ -276,9 +294,11 @@ func refQuote(sym string, seq int64, now time.Time) tape.Quote {
 		BidSize: tape.Size(seq) * 100_000_000, AskSize: 100_000_000, Time: now, Source: "bench", Seq: tape.NoSeq}
 }
 
-// refChunk is one event with a node-sized id, as one HTTP/1.1 chunk.
-func refChunk(event string, data []byte) []byte {
-	const id = "AQjqj8mVBgaAhD2AhD2AhD2AhD2A" // a token's length for 6 partitions
-	body := fmt.Appendf(nil, "id: %s\nevent: %s\ndata: %s\n\n", id, event, data)
-	return fmt.Appendf(nil, "%x\r\n%s\r\n", len(body), body)
+// refEvent is one event with a node-sized id; no name for a delta.
+func refEvent(event string, data []byte) []byte {
+	const id = "2AQjqj8mVBgaAhD2AhD2AhD2AhD2" // a token's length for 6 partitions
+	if event == "" {
+		return fmt.Appendf(nil, "id: %s\ndata: %s\n\n", id, data)
+	}
+	return fmt.Appendf(nil, "id: %s\nevent: %s\ndata: %s\n\n", id, event, data)
 }
