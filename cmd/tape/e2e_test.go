@@ -42,6 +42,7 @@ type quoteJSON struct {
 	TS       string `json:"ts"`
 	Source   string `json:"source"`
 	Origin   string `json:"origin"`
+	Seq      string `json:"seq"` // the fold position: one record of the quotes topic
 }
 
 // nextQuote returns the next quote event's quote.
