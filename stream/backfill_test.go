@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -50,12 +51,12 @@ func TestBackfillOpensChartsWithTheSession(t *testing.T) {
 		}
 		msgs[i] = kafka.Message{Key: []byte("AAPL"), Value: r.value, Time: at}
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: quotes, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: quotes, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{}}
 	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
-	lw := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: latest, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	lw := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: latest, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{}}
 	if err := lw.WriteMessages(context.Background(), kafka.Message{Key: []byte("AAPL"), Value: recs[len(recs)-1].value}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +69,20 @@ func TestBackfillOpensChartsWithTheSession(t *testing.T) {
 	defer h.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := stream.KafkaConfig{Brokers: []string{brokers}, Topic: quotes, LatestTopic: latest, Group: fmt.Sprintf("tape-web-backfill-%d", id)}
+	var logs lockedBuffer
+	cfg := stream.KafkaConfig{Brokers: []string{brokers}, Topic: quotes, LatestTopic: latest, Group: fmt.Sprintf("tape-web-backfill-%d", id),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	defer func() {
+		if t.Failed() {
+			t.Logf("the node's log:\n%s", logs.String())
+		}
+	}()
 	consumed := make(chan error, 1)
 	go func() { consumed <- h.Consume(ctx, cfg) }()
 	defer func() { cancel(); <-consumed }()
-	// The broker is shared with the other packages' tests, which load it
-	// heavily while this runs: a minute is far above the usual second.
+	// The writes above wait for every replica (a writer without acks lost
+	// them on a broker started a moment before). The broker is shared with
+	// the other packages' tests: a minute is far above the usual second.
 	deadline := time.After(time.Minute)
 	for len(h.Trades("AAPL")) == 0 {
 		select {

@@ -72,7 +72,7 @@ func TestQuietPartitionIsFollowedWithoutReconnecting(t *testing.T) {
 	time.Sleep(20 * cfg.MaxWait) // twenty long polls with nothing to read
 
 	q := tape.Quote{Symbol: "QUIET", Kind: tape.KindQuote, Bid: tape.MustPrice("10"), Ask: tape.MustPrice("10.01"), Time: time.Now(), Source: "test", Seq: tape.NoSeq}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: quotes, BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: quotes, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{}}
 	defer w.Close()
 	if err := w.WriteMessages(context.Background(), kafka.Message{Key: []byte(q.Symbol), Value: q.AppendJSON(nil)}); err != nil {
 		t.Fatal(err)
