@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -78,7 +79,10 @@ func TestKcatPolygonQuoteReachesBrowserStream(t *testing.T) {
 
 	q, ev := nextQuote(t, sse, 30*time.Second)
 	want := quoteJSON{Symbol: "MSFT", Bid: "114.125", Ask: "114.128", BidSize: 100, AskSize: 160,
-		TS: ts.Format("2006-01-02T15:04:05.000000000Z"), Source: "polygon", Origin: q.Origin}
+		TS: ts.Format("2006-01-02T15:04:05.000000000Z"), Source: "polygon", Origin: q.Origin, Seq: q.Seq}
+	if !regexp.MustCompile(`^\d+/\d+$`).MatchString(q.Seq) {
+		t.Fatalf("seq %q: want the fold position, partition/offset", q.Seq)
+	}
 	if q != want {
 		t.Fatalf("quote\n got %+v\nwant %+v", q, want)
 	}
