@@ -353,7 +353,8 @@ const (
 // a node catching up fills (about 25,000 records of 330 bytes per round
 // trip). Records are copied into a recordSlab of recordSlabSize bytes,
 // which is applied, maxApplyBatch records at most, before it could run
-// out (slabReserve free bytes left).
+// out (slabReserve free bytes left); a batch with a record that does not
+// fit is read again with kafka-go's allocating ReadMessage.
 const (
 	fetchMaxBytes  = 8 << 20
 	recordSlabSize = 64 << 10
@@ -395,45 +396,58 @@ func (h *Hub) followOnce(ctx context.Context, cfg KafkaConfig, p int) (answered 
 		}
 		conn.SetReadDeadline(time.Now().Add(window))
 	}
+	large := false // read the next batch with ReadMessage: a record did not fit the slab
 	for {
 		apply()
+		// A fetch returns whole record batches: those before from, the
+		// start of a batch the fetch began inside, were applied already.
+		from, _ := conn.Offset()
 		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: cfg.MaxWait})
 		highWater := batch.HighWaterMark()
 		for {
-			n, err := batch.Read(slab[len(slab):cap(slab)])
-			if err != nil {
-				if errors.Is(err, io.ErrShortBuffer) {
-					// The record did not fit the slab's free bytes (the
-					// batch is spent): apply what is there and fetch
-					// again from it; one larger than the whole slab is not
-					// a quote, so it is counted invalid and passed.
-					off := batch.Offset()
-					if len(recs) == 0 {
-						recs = append(recs, Record{Offset: off, HighWater: highWater})
-						off++
-					}
-					batch.Close()
-					apply()
-					if _, err := conn.Seek(off, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
-						return answered, fmt.Errorf("seek: %w", err)
-					}
+			var rec Record
+			if large {
+				m, err := batch.ReadMessage()
+				if err != nil {
+					break
 				}
-				break
+				rec = Record{Offset: m.Offset, Value: m.Value, HighWater: highWater}
+			} else {
+				n, err := batch.Read(slab[len(slab):cap(slab)])
+				if err != nil {
+					break
+				}
+				rec = Record{Offset: batch.Offset() - 1, Value: slab[len(slab) : len(slab)+n : len(slab)+n], HighWater: highWater}
 			}
-			rec := Record{Offset: batch.Offset() - 1, Value: slab[len(slab) : len(slab)+n : len(slab)+n], HighWater: highWater}
-			slab, recs = slab[:len(slab)+n], append(recs, rec)
+			if rec.Offset < from {
+				continue
+			}
+			if !large {
+				slab = slab[:len(slab)+len(rec.Value)]
+			}
+			recs = append(recs, rec)
 			if len(recs) == maxApplyBatch || cap(slab)-len(slab) < slabReserve {
 				apply()
 			}
 		}
 		err := batch.Close()
+		large = false
 		switch {
-		case err == nil, errors.Is(err, io.ErrShortBuffer):
+		case err == nil, errors.Is(err, kafka.RequestTimedOut):
+			// RequestTimedOut is how kafka-go reports a fetch that MaxWait
+			// ended with no record: a quiet partition, not a fault.
 			answered = true
-		case errors.Is(err, kafka.RequestTimedOut):
-			// How kafka-go reports a fetch that MaxWait ended with no
-			// record: a quiet partition, not a fault.
-			answered = true
+		case errors.Is(err, io.ErrShortBuffer):
+			// A record did not fit what is left of the slab; the conn is
+			// back at it. The next batch is read with an allocation per
+			// record, so any size passes (one that large is no quote, and
+			// is counted invalid when applied).
+			answered, large = true, true
+			if off, _ := conn.Offset(); off < from {
+				if _, err := conn.Seek(from, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+					return answered, fmt.Errorf("seek: %w", err)
+				}
+			}
 		case errors.Is(err, kafka.OffsetOutOfRange):
 			// Records the node has not read were deleted (retention),
 			// or the log was truncated: go on from the nearest end. The
