@@ -234,11 +234,9 @@ type Hub struct {
 	scratch     []byte
 	idBuf       []byte
 	prevQuote   tape.Quote
-	prevOrigin  []byte // prevQuote's origin, copied out of the symbol's buffer
-	// Frames of the quotes topic's records, which history keeps, come
-	// from arena; those only delivered (deltas, snapshots, status and
-	// nodes events) from passing, so that they never hold a history
-	// block alive, and their own blocks die soon after they are written.
+	// History's binary quotes come from arena; frames, which are only
+	// delivered, from passing, so that they never hold a history block
+	// alive and their own blocks die soon after they are written.
 	arena   arena
 	passing arena
 	vec     []int64
@@ -540,9 +538,10 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 	var prev *tape.Quote // what the symbol's subscribers hold, for deltas
 	if live {
 		if len(h.subs[q.Symbol]) > 0 {
+			// Deltas carry no origin, and the held one is a view of the
+			// buffer keepOrigin is about to write over.
 			h.prevQuote = st.quote
-			h.prevOrigin = append(h.prevOrigin[:0], st.quote.Origin...)
-			h.prevQuote.Origin = viewString(h.prevOrigin)
+			h.prevQuote.Origin = ""
 			prev = &h.prevQuote
 		}
 		st.keepOrigin(q)
@@ -572,7 +571,7 @@ func (h *Hub) applyLocked(p int, off int64, pq *parsed, highWater int64, now tim
 		return // framed for no one: a resume frames it from the history
 	}
 	h.scratch = q.AppendJSON(h.scratch[:0])
-	f := h.newFrameLocked(&h.passing, "quote", h.offsets, h.scratch)
+	f := h.newFrameLocked("quote", h.offsets, h.scratch)
 	f.seq, f.partition, f.offset, f.key, f.at = h.seq, int32(p), off, string(q.Symbol), now.UnixNano()
 	var d *frame // the delta from prev, made for the first stream that may take it
 	for sub, i := range subs {
@@ -617,15 +616,15 @@ func older(a, b *tape.Quote) bool {
 }
 
 // newFrameLocked encodes an event whose id is the token for offsets (none
-// when offsets is nil), in arena a (the hub's arena or passing). The frame holds the token and
-// data so that a resume can re-encode it with another id.
-func (h *Hub) newFrameLocked(a *arena, event string, offsets []int64, data []byte) *frame {
+// when offsets is nil), in the passing arena. The frame holds the token
+// and data so that a resume can re-encode it with another id.
+func (h *Hub) newFrameLocked(event string, offsets []int64, data []byte) *frame {
 	h.idBuf = h.idBuf[:0]
 	if offsets != nil {
 		h.idBuf = appendToken(h.idBuf, h.fingerprint, offsets)
 	}
-	f := a.frame()
-	encodeFrame(f, a, h.enc, event, h.idBuf, data)
+	f := h.passing.frame()
+	encodeFrame(f, &h.passing, h.enc, event, h.idBuf, data)
 	return f
 }
 
@@ -1087,7 +1086,7 @@ func (h *Hub) statusFrameLocked() *frame {
 		data = append([]byte(`{"feed":"stale","since":"`), tape.AppendTime(nil, h.feedSince)...)
 		data = append(data, `"}`...)
 	}
-	f := h.newFrameLocked(&h.passing, "status", nil, data)
+	f := h.newFrameLocked("status", nil, data)
 	f.seq, f.partition, f.offset, f.key = h.seq, -1, -1, keyStatus
 	return f
 }

@@ -261,7 +261,7 @@ func (h *Hub) SetNodes(data []byte) {
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f := h.newFrameLocked(&h.passing, "nodes", nil, data)
+	f := h.newFrameLocked("nodes", nil, data)
 	f.seq, f.partition, f.offset, f.key = h.seq, -1, -1, keyNodes
 	h.nodes = f
 	seen := make(map[*Subscriber]bool, h.nsubs)

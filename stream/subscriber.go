@@ -278,11 +278,7 @@ func (s *Subscriber) WriteTo(w io.Writer) (int64, error) {
 			k, e := w.Write(f.wire())
 			n += int64(k)
 			werr = e
-		}
-	}
-	for _, list := range [][]*frame{batch, late} {
-		for _, f := range list {
-			if f.owned {
+			if f.owned { // a snapshot, written: its buffer goes back
 				releaseOwned(f)
 			}
 		}
