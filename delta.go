@@ -84,13 +84,7 @@ func (q *Quote) AppendDelta(dst []byte, prev *Quote) []byte {
 	}
 	if q.Day != prev.Day {
 		dst = append(dst, `,"d":`...)
-		if q.Day != 0 {
-			dst = append(dst, '"')
-			dst = q.Day.AppendText(dst)
-			dst = append(dst, '"')
-		} else {
-			dst = append(dst, "null"...)
-		}
+		dst = appendDayJSON(dst, q.Day)
 	}
 	if !q.Time.Equal(prev.Time) {
 		var a, b [32]byte

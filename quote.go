@@ -106,13 +106,7 @@ func (q *Quote) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"state":"`...)
 	dst = append(dst, q.State()...)
 	dst = append(dst, `","day":`...)
-	if q.Day != 0 {
-		dst = append(dst, '"')
-		dst = q.Day.AppendText(dst)
-		dst = append(dst, '"')
-	} else {
-		dst = append(dst, "null"...)
-	}
+	dst = appendDayJSON(dst, q.Day)
 	dst = append(dst, `,"ts":"`...)
 	dst = AppendTime(dst, q.Time)
 	dst = append(dst, `","source":`...)
@@ -130,6 +124,16 @@ func (q *Quote) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"print":`...)
 	dst = q.Print.appendJSON(dst)
 	return append(dst, '}')
+}
+
+// appendDayJSON writes d as a JSON string, null for no day.
+func appendDayJSON(dst []byte, d Day) []byte {
+	if d == 0 {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = d.AppendText(dst)
+	return append(dst, '"')
 }
 
 // appendJSON writes the print as JSON, null for no trade.

@@ -1057,7 +1057,11 @@ func (h *Hub) SetFeedError(err error) {
 	}
 	h.feedErr = err
 	h.feedSince = now
-	f := h.statusFrameLocked()
+	h.broadcastLocked(h.statusFrameLocked(), now)
+}
+
+// broadcastLocked delivers f to every subscriber once.
+func (h *Hub) broadcastLocked(f *frame, now time.Time) {
 	seen := make(map[*Subscriber]bool, h.nsubs)
 	for _, m := range h.subs {
 		for sub := range m {

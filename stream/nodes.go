@@ -264,13 +264,5 @@ func (h *Hub) SetNodes(data []byte) {
 	f := h.newFrameLocked("nodes", nil, data)
 	f.seq, f.partition, f.offset, f.key = h.seq, -1, -1, keyNodes
 	h.nodes = f
-	seen := make(map[*Subscriber]bool, h.nsubs)
-	for _, m := range h.subs {
-		for sub := range m {
-			if !seen[sub] {
-				seen[sub] = true
-				h.deliverLocked(sub, f, nil, now)
-			}
-		}
-	}
+	h.broadcastLocked(f, now)
 }

@@ -664,7 +664,7 @@ func (s *Server) symbols(raw string, required bool) ([]tape.Symbol, error) {
 		sym, err := tape.ParseSymbolString(strings.TrimSpace(p))
 		switch {
 		case err != nil:
-			bad = append(bad, strings.Clone(p))
+			bad = append(bad, p)
 		case seen != nil && !seen[sym]:
 			seen[sym] = true
 			out = append(out, sym)

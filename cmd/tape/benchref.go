@@ -16,6 +16,7 @@ import (
 
 	"tape"
 	"tape/bench"
+	"tape/ui"
 )
 
 // The reference writer is the floor tape's fan-out is judged against: a
@@ -294,11 +295,10 @@ func refQuote(sym string, seq int64, now time.Time) tape.Quote {
 		BidSize: tape.Size(seq) * 100_000_000, AskSize: 100_000_000, Time: now, Source: "bench", Seq: tape.NoSeq}
 }
 
-// refEvent is one event with a node-sized id; no name for a delta.
+// refEvent is one event with a node-sized id, framed as a node frames it;
+// no name for a delta.
 func refEvent(event string, data []byte) []byte {
-	const id = "2AQjqj8mVBgaAhD2AhD2AhD2AhD2" // a token's length for 6 partitions
-	if event == "" {
-		return fmt.Appendf(nil, "id: %s\ndata: %s\n\n", id, data)
-	}
-	return fmt.Appendf(nil, "id: %s\nevent: %s\ndata: %s\n\n", id, event, data)
+	return ui.SSE{}.AppendEvent(nil, event, refID, data)
 }
+
+var refID = []byte("2AQjqj8mVBgaAhD2AhD2AhD2AhD2") // a token's length for 6 partitions
