@@ -115,10 +115,10 @@ func TestQuietPartitionIsFollowedWithoutReconnecting(t *testing.T) {
 }
 
 // TestOversizedRecordsArePassedAndLaterQuotesFlow: a node copies records
-// into a 64 KiB slab. Records that do not fit what is left of it are read
-// again after what is there is applied; one larger than the whole slab is
-// not a quote and is counted invalid. Either way the quote after them
-// reaches the node.
+// into a 64 KiB slab. A record that does not fit what is left of it is
+// read again, with its batch, by kafka-go's allocating reader, and parsed
+// as any record: these are not quotes and are counted invalid, and the
+// quote after them reaches the node.
 func TestOversizedRecordsArePassedAndLaterQuotesFlow(t *testing.T) {
 	brokers, quotes, latest := quoteTopics(t, "oversized", 1)
 	var msgs []kafka.Message
@@ -133,6 +133,38 @@ func TestOversizedRecordsArePassedAndLaterQuotesFlow(t *testing.T) {
 	waitUntil(t, consumed, "the quote after the large records", func() bool { return len(h.Quotes([]tape.Symbol{"AFTER"})) == 1 })
 	if got := h.Stats().Invalid.Load(); got != 4 {
 		t.Errorf("%d records counted invalid, want the 4 that are not quotes", got)
+	}
+}
+
+// TestStartInsideABatchSkipsItsStartEvenOversized: a node starts reading
+// where its history window begins, which may be inside a record batch; a
+// fetch returns the whole batch. The records before the start, a record
+// larger than the slab among them, are skipped, neither applied nor
+// counted, and the quotes after the start all arrive.
+func TestStartInsideABatchSkipsItsStartEvenOversized(t *testing.T) {
+	brokers, quotes, latest := quoteTopics(t, "inside", 1)
+	old := time.Now().Add(-time.Hour) // before the history window, by the broker's timestamps
+	quote := func(sym string) []byte {
+		q := tape.Quote{Symbol: tape.Symbol(sym), Kind: tape.KindQuote, Bid: tape.MustPrice("10"), Ask: tape.MustPrice("10.01"), Time: time.Now(), Source: "test", Seq: tape.NoSeq}
+		return q.AppendJSON(nil)
+	}
+	msgs := []kafka.Message{ // one call, one record batch
+		{Key: []byte("OLD"), Value: quote("OLD"), Time: old},
+		{Key: []byte("BIG"), Value: bytes.Repeat([]byte("x"), 100<<10), Time: old},
+		{Key: []byte("BIG"), Value: bytes.Repeat([]byte("x"), 20<<10), Time: old},
+	}
+	for _, sym := range []string{"NEW1", "NEW2", "NEW3"} {
+		msgs = append(msgs, kafka.Message{Key: []byte(sym), Value: quote(sym)})
+	}
+	writeAcked(t, brokers, quotes, msgs...)
+
+	h, consumed, _ := follow(t, stream.Config{HistoryAge: 10 * time.Minute}, stream.KafkaConfig{Brokers: []string{brokers}, Topic: quotes, LatestTopic: latest, Group: "tape-web-" + quotes})
+	waitUntil(t, consumed, "the quotes after the start", func() bool { return len(h.Quotes([]tape.Symbol{"NEW1", "NEW2", "NEW3"})) == 3 })
+	if got := h.Quotes([]tape.Symbol{"OLD"}); len(got) != 0 {
+		t.Errorf("a record before the start was applied: %+v", got)
+	}
+	if st := h.Stats(); st.Invalid.Load() != 0 || st.Applied.Load() != 3 {
+		t.Errorf("applied %d, invalid %d; want the 3 quotes after the start and nothing before it", st.Applied.Load(), st.Invalid.Load())
 	}
 }
 

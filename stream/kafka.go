@@ -440,8 +440,7 @@ func (h *Hub) followOnce(ctx context.Context, cfg KafkaConfig, p int) (answered 
 		case errors.Is(err, io.ErrShortBuffer):
 			// A record did not fit what is left of the slab; the conn is
 			// back at it. The next batch is read with an allocation per
-			// record, so any size passes (one that large is no quote, and
-			// is counted invalid when applied).
+			// record, so any size passes, parsed as any record is.
 			answered, large = true, true
 			if off, _ := conn.Offset(); off < from {
 				if _, err := conn.Seek(from, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
